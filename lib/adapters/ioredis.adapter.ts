@@ -1,0 +1,363 @@
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Redis } from 'ioredis';
+import type {
+  AcquireReply,
+  FenceArgs,
+  LockAdapter,
+  OwnerReply,
+} from '../interfaces/lock-adapter.interface.js';
+import { clusterSafe, helperName } from './redis-keys.js';
+import {
+  ACQUIRE_SCRIPT,
+  EXTEND_SCRIPT,
+  INSPECT_SCRIPT,
+  RELEASE_SCRIPT,
+  SYNC_FENCE_SCRIPT,
+} from './redis-scripts.js';
+
+/** A standalone (or Sentinel-backed) ioredis client, or an ioredis Cluster. */
+export type IoredisClient = Redis | Cluster;
+
+/** Options of {@link IoredisLockAdapter}. */
+export interface IoredisLockAdapterOptions {
+  /**
+   * Whether the adapter owns the client and closes it in `close()`. Clients the application
+   * passed in are never closed by us.
+   * @default false
+   */
+  owned?: boolean;
+  /** Display name for logs and errors; derived from the client's address when absent. */
+  name?: string;
+  /** Called with connection errors of the connections the adapter opened itself. */
+  onError?: (error: Error) => void;
+}
+
+// Names under which the scripts are defined on the client; prefixed so they never collide with
+// commands an application defines on a client it shares with us.
+const COMMANDS = {
+  acquire: ['nestjsRedlockAcquire', ACQUIRE_SCRIPT],
+  extend: ['nestjsRedlockExtend', EXTEND_SCRIPT],
+  release: ['nestjsRedlockRelease', RELEASE_SCRIPT],
+  syncFence: ['nestjsRedlockSyncFence', SYNC_FENCE_SCRIPT],
+  inspect: ['nestjsRedlockInspect', INSPECT_SCRIPT],
+} as const;
+
+type ScriptName = (typeof COMMANDS)[keyof typeof COMMANDS][0];
+type ScriptClient = Record<
+  ScriptName,
+  (numKeys: number, ...args: (string | number)[]) => Promise<unknown>
+>;
+
+interface Channel {
+  readonly listeners: Set<() => void>;
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * A lock node on ioredis: a standalone server, a Sentinel-managed master, or a Redis Cluster.
+ *
+ * Scripts run through ioredis `defineCommand` (EVALSHA, falling back to EVAL on NOSCRIPT).
+ * Release notifications use a second connection created on the first wait; on a Cluster whose
+ * servers know `SPUBLISH` they use sharded pub/sub, so a notification stays on the lock's shard.
+ *
+ * @example
+ * ```ts
+ * const adapter = new IoredisLockAdapter(new Redis('redis://10.0.0.5:6379'), { owned: true });
+ * ```
+ */
+export class IoredisLockAdapter implements LockAdapter {
+  readonly name: string;
+  private readonly scripts: ScriptClient;
+  private readonly owned: boolean;
+  private readonly onError: ((error: Error) => void) | undefined;
+  private subscriber: IoredisClient | undefined;
+  private readonly channels = new Map<string, Channel>();
+  private sharded: Promise<boolean> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: IoredisClient,
+    options: IoredisLockAdapterOptions = {},
+  ) {
+    this.owned = options.owned ?? false;
+    this.onError = options.onError;
+    this.name = options.name ?? describeClient(client);
+    for (const [command, lua] of Object.values(COMMANDS)) {
+      if (typeof (client as unknown as Partial<ScriptClient>)[command] !== 'function') {
+        client.defineCommand(command, { lua });
+      }
+    }
+    this.scripts = client as unknown as ScriptClient;
+  }
+
+  /** The ioredis client this adapter sends lock commands through. */
+  get redis(): IoredisClient {
+    return this.client;
+  }
+
+  validateKeys(keys: readonly string[]): void {
+    if (!(this.client instanceof Cluster)) return;
+    for (const key of keys) {
+      if (!clusterSafe(key)) {
+        throw new Error(
+          `Key "${key}" has a '}' outside a {hash tag}; on Redis Cluster put a non-empty {tag} before it.`,
+        );
+      }
+    }
+    const slot = calculateSlot(keys[0]!);
+    if (keys.some((key) => calculateSlot(key) !== slot)) {
+      throw new Error(
+        `Keys ${keys.map((k) => `"${k}"`).join(', ')} fall in different Cluster hash slots; ` +
+          'give the resources a common {hash tag} (e.g. "account:{42}:from", "account:{42}:to") to lock them together.',
+      );
+    }
+  }
+
+  async acquire(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<AcquireReply> {
+    const reply = (await this.scripts.nestjsRedlockAcquire(
+      keys.length * 2,
+      ...keys,
+      ...fenceKeys(keys),
+      value,
+      ttl,
+      fence.seed,
+      fence.retention,
+    )) as [number, number | string];
+    return reply[0] === 1
+      ? { acquired: true, fence: Number(reply[1]) }
+      : { acquired: false, ttl: Number(reply[1]) };
+  }
+
+  async extend(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply> {
+    return ownerReply(
+      await this.scripts.nestjsRedlockExtend(
+        keys.length * 2,
+        ...keys,
+        ...fenceKeys(keys),
+        value,
+        ttl,
+        fence.retention,
+      ),
+    );
+  }
+
+  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    return ownerReply(
+      await this.scripts.nestjsRedlockRelease(
+        keys.length,
+        ...keys,
+        value,
+        publish,
+        ...keys.map((key) => helperName(key, 'released')),
+      ),
+    );
+  }
+
+  async syncFence(
+    keys: readonly string[],
+    value: string,
+    fence: FenceArgs & { token: number },
+  ): Promise<OwnerReply> {
+    return ownerReply(
+      await this.scripts.nestjsRedlockSyncFence(
+        keys.length * 2,
+        ...keys,
+        ...fenceKeys(keys),
+        value,
+        fence.token,
+        fence.retention,
+      ),
+    );
+  }
+
+  async inspect(keys: readonly string[]): Promise<number> {
+    return Number(await this.scripts.nestjsRedlockInspect(keys.length, ...keys));
+  }
+
+  async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+    this.assertOpen();
+    const sharded = await this.useShardedPubSub();
+    const names = [...new Set(keys.map((key) => helperName(key, 'released')))];
+    const joined: string[] = [];
+    try {
+      for (const name of names) {
+        await this.join(name, listener, sharded);
+        joined.push(name);
+      }
+    } catch (error) {
+      for (const name of joined) this.leave(name, listener, sharded);
+      throw error;
+    }
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      for (const name of names) this.leave(name, listener, sharded);
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async ready(timeout: number): Promise<void> {
+    const client = this.client;
+    if (client.status === 'ready') return;
+    if (client.status === 'wait') void client.connect().catch(() => undefined);
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const onEnd = (): void => done(new Error(`${this.name}: connection closed`));
+      const timer = setTimeout(
+        () => done(new Error(`${this.name}: not connected after ${timeout} ms`)),
+        timeout,
+      );
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channels.clear();
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    // The subscriber is always ours, even on a client the application owns.
+    if (subscriber) subscriber.disconnect();
+    if (this.owned) await quit(this.client);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`${this.name}: adapter is closed`);
+  }
+
+  private join(name: string, listener: () => void, sharded: boolean): Promise<void> {
+    let channel = this.channels.get(name);
+    if (!channel) {
+      const subscriber = this.getSubscriber(sharded);
+      const subscribed = (sharded ? subscriber.ssubscribe(name) : subscriber.subscribe(name)).then(
+        () => undefined,
+      );
+      channel = { listeners: new Set(), subscribed };
+      this.channels.set(name, channel);
+      const entry = channel;
+      subscribed.catch(() => {
+        // A failed subscription must not stay cached: the next waiter tries again.
+        if (this.channels.get(name) === entry) this.channels.delete(name);
+      });
+    }
+    channel.listeners.add(listener);
+    return channel.subscribed;
+  }
+
+  private leave(name: string, listener: () => void, sharded: boolean): void {
+    const channel = this.channels.get(name);
+    if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
+    this.channels.delete(name);
+    const subscriber = this.subscriber;
+    if (!subscriber) return;
+    // Commands on one connection run in order, so a later re-subscribe cannot be overtaken.
+    const done = sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name);
+    done.catch(() => undefined);
+  }
+
+  private getSubscriber(sharded: boolean): IoredisClient {
+    if (this.subscriber) return this.subscriber;
+    const client = this.client;
+    // Subscriptions may queue while the connection comes up: the engine bounds each wait with
+    // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
+    const subscriber =
+      client instanceof Cluster
+        ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
+        : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
+    const dispatch = (channel: string): void => {
+      const entry = this.channels.get(channel);
+      if (!entry) return;
+      for (const listener of [...entry.listeners]) listener();
+    };
+    subscriber.on('message', dispatch);
+    subscriber.on('smessage', dispatch);
+    subscriber.on('error', (error: Error) => this.onError?.(error));
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  private useShardedPubSub(): Promise<boolean> {
+    if (!(this.client instanceof Cluster)) return Promise.resolve(false);
+    if (!this.sharded) {
+      // Redis 7 added sharded pub/sub; older clusters broadcast every PUBLISH to all nodes.
+      const probe = this.client
+        .call('COMMAND', 'INFO', 'SPUBLISH')
+        .then((reply) => Array.isArray(reply) && reply[0] != null);
+      this.sharded = probe;
+      probe.catch(() => {
+        if (this.sharded === probe) this.sharded = undefined;
+      });
+    }
+    return this.sharded;
+  }
+}
+
+function fenceKeys(keys: readonly string[]): string[] {
+  return keys.map((key) => helperName(key, 'fence'));
+}
+
+function ownerReply(reply: unknown): OwnerReply {
+  const text = String(reply);
+  if (text === 'ok' || text === 'expired' || text === 'taken') return text;
+  throw new Error(`Unexpected script reply: ${text}`);
+}
+
+async function quit(client: IoredisClient): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/** A name for logs and errors built from the address only, so no credential can leak. */
+export function describeClient(client: IoredisClient): string {
+  if (client instanceof Cluster) {
+    const nodes = (client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
+    const addresses = nodes.map((node) =>
+      typeof node === 'object' && node !== null
+        ? `${(node as { host?: string }).host ?? '127.0.0.1'}:${(node as { port?: number }).port ?? 6379}`
+        : typeof node === 'number'
+          ? `127.0.0.1:${node}`
+          : stripCredentials(String(node)),
+    );
+    return `redis-cluster://${addresses.join(',')}`;
+  }
+  const options = client.options;
+  if (options.sentinels?.length) {
+    const sentinels = options.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`);
+    return `redis-sentinel://${sentinels.join(',')}/${options.name ?? 'mymaster'}`;
+  }
+  if (options.path) return `redis+unix://${options.path}`;
+  const scheme = options.tls ? 'rediss' : 'redis';
+  return `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
+}
+
+function stripCredentials(text: string): string {
+  return text.replace(/\/\/[^@/]*@/, '//');
+}

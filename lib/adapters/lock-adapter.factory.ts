@@ -1,0 +1,106 @@
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import { IoredisLockAdapter } from './ioredis.adapter.js';
+import { MemoryLockAdapter } from './memory.adapter.js';
+
+/** A Redis Cluster node: its startup nodes and the options of the ioredis `Cluster`. */
+export interface ClusterNodeConfig {
+  cluster: readonly (string | number | { host?: string; port?: number })[];
+  options?: ClusterOptions;
+}
+
+/** A Sentinel-managed master: ioredis `RedisOptions` with `sentinels` and the master `name`. */
+export interface SentinelNodeConfig extends RedisOptions {
+  sentinels: NonNullable<RedisOptions['sentinels']>;
+  name: string;
+}
+
+/**
+ * One lock node, in any of the shapes the module accepts:
+ * - a URL: `redis://[user:pass@]host:port[/db]`, `rediss://` (TLS), `memory://[name]`;
+ * - ioredis `RedisOptions`, or `{ sentinels, name, ... }` for a Sentinel-managed master;
+ * - `{ cluster: [...startupNodes], options? }` for a Redis Cluster;
+ * - an ioredis `Redis` or `Cluster` you created (never closed by this library);
+ * - any `LockAdapter` (never closed by this library either).
+ */
+export type RedlockNode =
+  string | RedisOptions | SentinelNodeConfig | ClusterNodeConfig | Redis | Cluster | LockAdapter;
+
+/** Options forced onto clients this library creates, so lock commands fail fast. */
+export const LOCK_CLIENT_OPTIONS = {
+  // A lock command queued while disconnected would run at an unknown later time.
+  enableOfflineQueue: false,
+  // Never replay an in-flight lock command after a reconnect: its answer was already given up.
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  // Backstop only: the engine's per-node timeout is shorter and decides first.
+  commandTimeout: 5_000,
+  connectTimeout: 5_000,
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+} satisfies RedisOptions;
+
+/** Whether `value` already is an adapter (duck-typed: adapters may come from other packages). */
+export function isLockAdapter(value: unknown): value is LockAdapter {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<LockAdapter>;
+  return (
+    typeof candidate.acquire === 'function' &&
+    typeof candidate.release === 'function' &&
+    typeof candidate.extend === 'function' &&
+    typeof candidate.onRelease === 'function'
+  );
+}
+
+/**
+ * Builds the adapter of one configured node. Clients built from URLs or options are owned by
+ * the adapter (closed with it); clients and adapters passed in are not.
+ *
+ * @example
+ * ```ts
+ * const adapter = createLockAdapter('redis://:secret@10.0.0.5:6379/0', { onError: log });
+ * ```
+ */
+export function createLockAdapter(
+  node: RedlockNode,
+  options: { onError?: (error: Error) => void } = {},
+): LockAdapter {
+  if (node instanceof Redis || node instanceof Cluster) {
+    return new IoredisLockAdapter(node, { owned: false, onError: options.onError });
+  }
+  if (isLockAdapter(node)) return node;
+  if (typeof node === 'string') {
+    if (node.startsWith('memory:')) {
+      const name = node.slice('memory:'.length).replace(/^\/\//, '');
+      return new MemoryLockAdapter({ name: `memory://${name}` });
+    }
+    return owned(new Redis(node, LOCK_CLIENT_OPTIONS), options.onError);
+  }
+  if ('cluster' in node) {
+    const { cluster, options: clusterOptions = {} } = node;
+    const client = new Cluster(cluster as ClusterNode[], {
+      ...clusterOptions,
+      enableOfflineQueue: false,
+      redisOptions: {
+        ...LOCK_CLIENT_OPTIONS,
+        ...clusterOptions.redisOptions,
+        autoResendUnfulfilledCommands: false,
+      },
+    });
+    return owned(client, options.onError);
+  }
+  return owned(
+    new Redis({
+      ...LOCK_CLIENT_OPTIONS,
+      ...node,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+    }),
+    options.onError,
+  );
+}
+
+function owned(client: Redis | Cluster, onError?: (error: Error) => void): IoredisLockAdapter {
+  // An owned client must never crash the process with an unhandled 'error' event.
+  client.on('error', (error: Error) => onError?.(error));
+  return new IoredisLockAdapter(client, { owned: true, onError });
+}

@@ -1,0 +1,28 @@
+/**
+ * Names of the helper keys and channels that live beside a lock key.
+ *
+ * Redis Cluster runs a script only when all its keys share one hash slot, and routes sharded
+ * pub/sub by the channel's slot, so every helper name must hash exactly like its lock key:
+ * - a key with a non-empty `{tag}` keeps the tag when something is appended;
+ * - a key without one hashes as a whole, so wrapping it whole in braces gives the same slot,
+ *   as long as it has no `}` that would end the tag early.
+ * Keys that fit neither rule (a `}` but no valid tag) are refused on Cluster by
+ * {@link clusterSafe}; standalone nodes have no slots and accept them.
+ */
+export function helperName(key: string, suffix: 'fence' | 'released'): string {
+  if (hasHashTag(key) || key.includes('}')) return `${key}:${suffix}`;
+  return `{${key}}:${suffix}`;
+}
+
+/** Whether Redis Cluster would hash only part of `key` (the first non-empty `{...}`). */
+export function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  if (open === -1) return false;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1;
+}
+
+/** Whether the helper names of `key` share its slot on a Cluster. */
+export function clusterSafe(key: string): boolean {
+  return hasHashTag(key) || !key.includes('}');
+}

@@ -1,0 +1,50 @@
+export {
+  Redlock,
+  type LockScope,
+  type RedlockEngineOptions,
+  type Resources,
+} from './services/redlock.engine.js';
+export { Lock } from './services/lock.js';
+export type { Clock } from './services/clock.js';
+export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
+export type { LockOptions, ResolvedLockOptions } from './interfaces/lock-options.interface.js';
+export type {
+  AcquireReply,
+  FenceArgs,
+  LockAdapter,
+  OwnerReply,
+} from './interfaces/lock-adapter.interface.js';
+export type {
+  RedlockEvent,
+  RedlockLogger,
+  ReleaseStatus,
+} from './interfaces/redlock-events.interface.js';
+export {
+  LockKeyError,
+  LockLostError,
+  LockNotAcquiredError,
+  RedlockConfigError,
+  RedlockError,
+  RedlockUnavailableError,
+  type NodeOutcome,
+  type NodeOutcomeKind,
+} from './redlock.errors.js';
+export {
+  DEFAULT_KEY_PREFIX,
+  FENCE_RETENTION_MS,
+  MAX_KEY_BYTES,
+  REDLOCK_OPTIONS,
+  REDLOCK_POOLS,
+} from './redlock.constants.js';
+export {
+  createLockAdapter,
+  type ClusterNodeConfig,
+  type RedlockNode,
+  type SentinelNodeConfig,
+} from './adapters/lock-adapter.factory.js';
+export {
+  IoredisLockAdapter,
+  type IoredisClient,
+  type IoredisLockAdapterOptions,
+} from './adapters/ioredis.adapter.js';
+export { MemoryLockAdapter, type MemoryLockAdapterOptions } from './adapters/memory.adapter.js';

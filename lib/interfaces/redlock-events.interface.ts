@@ -1,0 +1,52 @@
+import type { NodeOutcome, RedlockError } from '../redlock.errors.js';
+
+/** How `release()` ended: `released` by us, already `expired`, or `taken` by another owner. */
+export type ReleaseStatus = 'released' | 'expired' | 'taken';
+
+/**
+ * What the engine reports while it works; subscribe through the module's `onEvent` option or,
+ * in a Nest app, through `@nestjs/event-emitter` (`redlock.<type>`).
+ */
+export type RedlockEvent =
+  | {
+      readonly type: 'acquired';
+      readonly resources: readonly string[];
+      readonly fencingToken: number;
+      /** Attempts the acquisition took, the successful one included. */
+      readonly attempts: number;
+      /** Milliseconds from the call to the lock. */
+      readonly waited: number;
+    }
+  | {
+      readonly type: 'extended';
+      readonly resources: readonly string[];
+      readonly expiresAt: number;
+    }
+  | {
+      readonly type: 'released';
+      readonly resources: readonly string[];
+      readonly status: ReleaseStatus;
+      /** Milliseconds the lock was held. */
+      readonly held: number;
+    }
+  | {
+      readonly type: 'lost';
+      readonly resources: readonly string[];
+      readonly error: RedlockError;
+    }
+  | {
+      /** An acquisition gave up: `error` is `LockNotAcquiredError` or `RedlockUnavailableError`. */
+      readonly type: 'failed';
+      readonly resources: readonly string[];
+      readonly attempts: number;
+      readonly error: RedlockError;
+      readonly nodes: readonly NodeOutcome[];
+    };
+
+/** The part of Nest's `LoggerService` the engine uses; any console-like logger fits. */
+export interface RedlockLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug?(message: string): void;
+}

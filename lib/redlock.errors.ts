@@ -1,0 +1,92 @@
+/**
+ * What one node did during an operation:
+ * - `acquired`: it took (or extended, or released) the keys for us;
+ * - `taken`: another owner holds at least one of the keys;
+ * - `expired`: the keys were gone (extend or release of a lock that had already expired);
+ * - `error`: the node answered with an error or the connection failed;
+ * - `timeout`: no answer within the per-node timeout;
+ * - `pending`: the outcome was decided before this node answered.
+ */
+export type NodeOutcomeKind = 'acquired' | 'taken' | 'expired' | 'error' | 'timeout' | 'pending';
+
+/** One node's part in an operation. `node` is a display name that never holds credentials. */
+export interface NodeOutcome {
+  readonly node: string;
+  readonly outcome: NodeOutcomeKind;
+  /** The error's message for `error` outcomes (already free of credentials). */
+  readonly message?: string;
+}
+
+/**
+ * Base class of every error this library throws, so callers can catch them all at once.
+ *
+ * @example
+ * ```ts
+ * try { await redlock.acquire('report'); } catch (e) { if (e instanceof RedlockError) ... }
+ * ```
+ */
+export class RedlockError extends Error {
+  /** Resources (without the key prefix) the failed operation was about. */
+  readonly resources: readonly string[];
+  /** What each node did, in the order the nodes were configured; empty when no node was asked. */
+  readonly nodes: readonly NodeOutcome[];
+
+  constructor(
+    message: string,
+    details: {
+      resources?: readonly string[];
+      nodes?: readonly NodeOutcome[];
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.resources = Object.freeze([...(details.resources ?? [])]);
+    this.nodes = Object.freeze([...(details.nodes ?? [])]);
+  }
+}
+
+/**
+ * The resource stayed busy (held by another owner on a quorum of the nodes that answered) for
+ * the whole wait. Mapped to HTTP 409 Conflict by `@WithLock` on controllers.
+ */
+export class LockNotAcquiredError extends RedlockError {
+  /** Milliseconds until the holder's lock expires at the latest, when the nodes said so. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    message: string,
+    details: {
+      resources: readonly string[];
+      nodes?: readonly NodeOutcome[];
+      retryAfter?: number;
+      cause?: unknown;
+    },
+  ) {
+    super(message, details);
+    this.retryAfter = details.retryAfter;
+  }
+}
+
+/** Fewer than a quorum of nodes answered: the lock state is unknown. HTTP 503 on controllers. */
+export class RedlockUnavailableError extends RedlockError {}
+
+/**
+ * A held lock was lost: an extension failed, the validity ran out, or the keys were changed
+ * behind its back. `lock.signal` aborts with this error as its reason.
+ */
+export class LockLostError extends RedlockError {}
+
+/** A key or key template cannot be turned into a valid resource name. */
+export class LockKeyError extends RedlockError {}
+
+/** An option has a value the library cannot work with. The message names the option. */
+export class RedlockConfigError extends RedlockError {
+  /** The option path, e.g. `lock.ttl` or `nodes[2]`. */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(`Invalid option ${option}: ${message}`);
+    this.option = option;
+  }
+}

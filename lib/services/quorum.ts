@@ -1,0 +1,89 @@
+import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import type { NodeOutcome, NodeOutcomeKind } from '../redlock.errors.js';
+
+/** One node's answer to a fanned-out call. */
+export type NodeResult<T> =
+  | { readonly status: 'ok'; readonly value: T }
+  | { readonly status: 'error'; readonly error: unknown }
+  | { readonly status: 'timeout' }
+  | { readonly status: 'pending' };
+
+const PENDING: NodeResult<never> = { status: 'pending' };
+const TIMEOUT: NodeResult<never> = { status: 'timeout' };
+
+/**
+ * Sends `call` to every node at once and resolves with each node's result as soon as `decided`
+ * says the outcome is known, or when `timeout` ms pass, or when every node has answered.
+ * Nodes that have not answered by then stay `pending` (decided early) or `timeout`; their late
+ * answers are dropped, which is safe because every write the engine makes is undone or
+ * overwritten by compare-and-set scripts sent afterwards on the same connection.
+ */
+export function fanOut<T>(
+  adapters: readonly LockAdapter[],
+  call: (adapter: LockAdapter) => Promise<T>,
+  timeout: number,
+  decided: (results: readonly NodeResult<T>[], pending: number) => boolean = () => false,
+): Promise<NodeResult<T>[]> {
+  const results: NodeResult<T>[] = adapters.map(() => PENDING);
+  let pending = adapters.length;
+  return new Promise((resolve) => {
+    let open = true;
+    const finish = (): void => {
+      if (!open) return;
+      open = false;
+      clearTimeout(timer);
+      resolve(results);
+    };
+    const settle = (index: number, result: NodeResult<T>): void => {
+      if (!open) return;
+      results[index] = result;
+      pending -= 1;
+      if (pending === 0 || decided(results, pending)) finish();
+    };
+    const timer = setTimeout(() => {
+      for (let i = 0; i < results.length; i += 1) {
+        if (results[i]!.status === 'pending') results[i] = TIMEOUT;
+      }
+      finish();
+    }, timeout);
+    adapters.forEach((adapter, index) => {
+      let promise: Promise<T>;
+      try {
+        promise = call(adapter);
+      } catch (error) {
+        // An adapter that throws instead of rejecting still counts as that node's error.
+        settle(index, { status: 'error', error });
+        return;
+      }
+      promise.then(
+        (value) => settle(index, { status: 'ok', value }),
+        (error: unknown) => settle(index, { status: 'error', error }),
+      );
+    });
+  });
+}
+
+/** Per-node outcomes for errors and events; `ok` answers are mapped by `outcomeOf`. */
+export function describeNodes<T>(
+  adapters: readonly LockAdapter[],
+  results: readonly NodeResult<T>[],
+  outcomeOf: (value: T) => NodeOutcomeKind,
+): NodeOutcome[] {
+  return results.map((result, index) => {
+    const node = adapters[index]!.name;
+    switch (result.status) {
+      case 'ok':
+        return { node, outcome: outcomeOf(result.value) };
+      case 'error':
+        return { node, outcome: 'error', message: safeMessage(result.error) };
+      default:
+        return { node, outcome: result.status };
+    }
+  });
+}
+
+/** An error's message with any `scheme://user:password@` credentials removed. */
+export function safeMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1');
+}

@@ -1,0 +1,642 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomFillSync } from 'node:crypto';
+import type { FenceArgs, LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import type { LockOptions, ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
+import type {
+  RedlockEvent,
+  RedlockLogger,
+  ReleaseStatus,
+} from '../interfaces/redlock-events.interface.js';
+import { DEFAULT_KEY_PREFIX, FENCE_RETENTION_MS, MAX_KEY_BYTES } from '../redlock.constants.js';
+import {
+  LockKeyError,
+  LockLostError,
+  LockNotAcquiredError,
+  type NodeOutcome,
+  RedlockConfigError,
+  RedlockError,
+  RedlockUnavailableError,
+} from '../redlock.errors.js';
+import { type Clock, systemClock } from './clock.js';
+import { Lease, type LeaseDriver, type Lock } from './lock.js';
+import {
+  DEFAULT_LOCK_OPTIONS,
+  describe,
+  nodeTimeoutOf,
+  resolveLockOptions,
+  validateTtl,
+} from './lock-options.js';
+import { describeNodes, fanOut, type NodeResult } from './quorum.js';
+import { LocalReleases, ReleaseWaiter } from './release-waiter.js';
+
+/** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
+export interface RedlockEngineOptions {
+  /** @default 'lock:' */
+  keyPrefix?: string;
+  /** Defaults for every acquisition. */
+  lock?: LockOptions;
+  clock?: Clock;
+  logger?: RedlockLogger;
+  onEvent?: (event: RedlockEvent) => void;
+}
+
+/** One or several resource names; several are locked all or nothing. */
+export type Resources = string | readonly string[];
+
+/** A lock held for the length of some work; see {@link Redlock.enter}. */
+export interface LockScope {
+  readonly lock: Lock;
+  /** Runs `fn` in the async context that owns the lock (for reentrancy). */
+  run<T>(fn: () => T): T;
+  /** Releases the lock unless the scope reused a lock held further up; never rejects. */
+  exit(): Promise<void>;
+  /** Throws the `LockLostError` if the lock was lost while the scope was open. */
+  throwIfLost(): void;
+}
+
+interface Target {
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+}
+
+interface Failure {
+  readonly busy: boolean;
+  readonly nodes: readonly NodeOutcome[];
+  /** Shortest remaining ttl a busy node reported, for the next sleep. */
+  readonly holderTtl: number | undefined;
+  readonly reason: string;
+}
+
+const ACQUIRE_OUTCOME = (reply: { acquired: boolean }) => (reply.acquired ? 'acquired' : 'taken');
+const OWNER_OUTCOME = (reply: string) =>
+  reply === 'ok' ? 'acquired' : (reply as 'taken' | 'expired');
+
+/**
+ * The Redlock algorithm over N independent nodes, free of NestJS.
+ *
+ * An acquisition sends one atomic script to every node at once and answers as soon as a quorum
+ * (`floor(N/2) + 1`) has decided it; a failed attempt takes back whatever it took on every node
+ * before anything else happens, so partial locks never pile up across retries.
+ *
+ * @example
+ * ```ts
+ * const redlock = new Redlock([new IoredisLockAdapter(new Redis())]);
+ * await redlock.using('report', async (lock) => build({ signal: lock.signal }));
+ * ```
+ */
+export class Redlock implements LeaseDriver {
+  readonly quorum: number;
+  readonly keyPrefix: string;
+  readonly clock: Clock;
+  private readonly defaults: Readonly<ResolvedLockOptions>;
+  private readonly logger: RedlockLogger | undefined;
+  private readonly onEvent: ((event: RedlockEvent) => void) | undefined;
+  private readonly held = new Set<Lease>();
+  private readonly local = new LocalReleases();
+  // Per engine, so two applications in one process never see each other's held locks.
+  private readonly context = new AsyncLocalStorage<readonly Lease[]>();
+  private closed = false;
+
+  constructor(
+    readonly adapters: readonly LockAdapter[],
+    options: RedlockEngineOptions = {},
+  ) {
+    if (!Array.isArray(adapters) || adapters.length === 0) {
+      throw new RedlockConfigError('nodes', 'give at least one node');
+    }
+    const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (typeof keyPrefix !== 'string') {
+      throw new RedlockConfigError('keyPrefix', `expected a string, got ${describe(keyPrefix)}`);
+    }
+    this.keyPrefix = keyPrefix;
+    this.quorum = Math.floor(adapters.length / 2) + 1;
+    this.clock = options.clock ?? systemClock;
+    this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
+    this.logger = options.logger;
+    this.onEvent = options.onEvent;
+  }
+
+  /** The defaults every acquisition starts from (library defaults merged with `lock`). */
+  get lockDefaults(): Readonly<ResolvedLockOptions> {
+    return this.defaults;
+  }
+
+  /** Resolves call options over the defaults, validating them; exposed for `@WithLock`. */
+  resolveOptions(options?: LockOptions): ResolvedLockOptions {
+    return resolveLockOptions(this.defaults, options);
+  }
+
+  /**
+   * Acquires the resources, waiting per the retry policy while they are busy.
+   * Rejects with `LockNotAcquiredError` when they stay busy for the whole `wait`, and with
+   * `RedlockUnavailableError` when no quorum of nodes answers.
+   */
+  async acquire(resources: Resources, options?: LockOptions): Promise<Lock> {
+    const opts = this.resolveOptions(options);
+    const lease = await this.obtain(this.target(resources), opts, opts.autoExtend ?? false);
+    if (lease instanceof Lease) return lease.lock;
+    throw lease;
+  }
+
+  /** One attempt: the lock, or `null` when the resources are busy. */
+  async tryAcquire(resources: Resources, options?: LockOptions): Promise<Lock | null> {
+    const opts = { ...this.resolveOptions(options), wait: 0 };
+    const lease = await this.obtain(this.target(resources), opts, opts.autoExtend ?? false);
+    if (lease instanceof Lease) return lease.lock;
+    if (lease instanceof LockNotAcquiredError) return null;
+    throw lease;
+  }
+
+  /**
+   * Acquires, runs `fn`, and releases in `finally`; the lease extends itself while `fn` runs.
+   * Called again for resources this async call chain already holds, it reuses the held lock.
+   * If the lock is lost while `fn` runs, `lock.signal` aborts and `using` rejects with
+   * `LockLostError` even when `fn` resolved: the caller cannot assume the work was exclusive.
+   */
+  async using<T>(
+    resources: Resources,
+    fn: (lock: Lock) => T | Promise<T>,
+    options?: LockOptions,
+  ): Promise<T> {
+    const scope = await this.enter(resources, options);
+    let result: T;
+    try {
+      result = await scope.run(() => fn(scope.lock));
+    } finally {
+      await scope.exit();
+    }
+    scope.throwIfLost();
+    return result;
+  }
+
+  /**
+   * The building block of `using` and `@WithLock`: acquires (or, inside a scope that already
+   * holds the resources, reuses) a lock that extends itself by default. Work started through
+   * `run` sees the lock as held by its async chain; `exit` releases it unless it was reused.
+   */
+  async enter(resources: Resources, options?: LockOptions): Promise<LockScope> {
+    const opts = this.resolveOptions(options);
+    const target = this.target(resources);
+    const live = (this.context.getStore() ?? []).filter((lease) => lease.isHeld());
+    const covering = live.find((lease) => target.keys.every((key) => lease.keys.includes(key)));
+    if (covering) {
+      const lock = covering.lock;
+      return {
+        lock,
+        run: (fn) => fn(),
+        exit: () => Promise.resolve(),
+        throwIfLost: () => undefined,
+      };
+    }
+    // Only what the chain does not hold yet: taking a held key again would wait on ourselves.
+    const missing = target.keys.filter((key) => !live.some((lease) => lease.keys.includes(key)));
+    const own =
+      missing.length === target.keys.length
+        ? target
+        : { keys: missing, resources: missing.map((key) => key.slice(this.keyPrefix.length)) };
+    const lease = await this.obtain(own, opts, opts.autoExtend ?? true);
+    if (!(lease instanceof Lease)) throw lease;
+    const chain = [...live, lease];
+    return {
+      lock: lease.lock,
+      run: (fn) => this.context.run(chain, fn),
+      exit: () =>
+        lease.release().then(
+          () => undefined,
+          (error: unknown) => {
+            this.logger?.warn(
+              `Release of ${own.resources.join(', ')} failed (${messageOf(error)}); the keys expire by themselves.`,
+            );
+          },
+        ),
+      throwIfLost: () => {
+        const reason: unknown = lease.signal.reason;
+        if (reason instanceof LockLostError) throw reason;
+      },
+    };
+  }
+
+  /** Whether the resources are held by anyone (on a quorum of nodes) right now. */
+  async isLocked(resources: Resources): Promise<boolean> {
+    this.assertOpen();
+    const { keys, resources: names } = this.target(resources);
+    const results = await fanOut(
+      this.adapters,
+      (adapter) => adapter.inspect(keys),
+      nodeTimeoutOf(this.defaults),
+    );
+    let answered = 0;
+    let locked = 0;
+    for (const result of results) {
+      if (result.status !== 'ok') continue;
+      answered += 1;
+      if (result.value !== -2) locked += 1;
+    }
+    if (answered < this.quorum) {
+      throw new RedlockUnavailableError(
+        `Cannot tell whether ${names.join(', ')} is locked: ${answered} of ${this.adapters.length} nodes answered, ${this.quorum} needed.`,
+        {
+          resources: names,
+          nodes: describeNodes(this.adapters, results, (ttl) => (ttl === -2 ? 'expired' : 'taken')),
+        },
+      );
+    }
+    return locked >= this.quorum;
+  }
+
+  /** Releases every lock still held (used at shutdown), then refuses new acquisitions. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.held].map((lease) => lease.release()));
+  }
+
+  /** Locks currently held through this engine. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  // ---- acquisition -------------------------------------------------------------------------
+
+  private async obtain(
+    target: Target,
+    opts: ResolvedLockOptions,
+    autoExtend: boolean,
+  ): Promise<Lease | RedlockError> {
+    this.assertOpen();
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    const started = this.clock.now();
+    const waitUntil = started + opts.wait;
+    const timeout = nodeTimeoutOf(opts);
+    let waiter: ReleaseWaiter | undefined;
+    let attempts = 0;
+    let failure: Failure;
+    try {
+      for (;;) {
+        attempts += 1;
+        waiter?.reset();
+        const outcome = await this.attempt(target, opts, timeout, autoExtend);
+        if (outcome instanceof Lease) {
+          if (signal?.aborted) {
+            // The caller gave up while the attempt was in flight and will never see this lock.
+            await outcome.release().catch(() => undefined);
+            signal.throwIfAborted();
+          }
+          this.emit({
+            type: 'acquired',
+            resources: target.resources,
+            fencingToken: outcome.fencingToken,
+            attempts,
+            waited: this.clock.now() - started,
+          });
+          return outcome;
+        }
+        failure = outcome;
+        const remaining = waitUntil - this.clock.now();
+        if (attempts >= opts.retryCount || remaining <= 0) break;
+        if (!waiter) {
+          // Subscribe only once contended, then retry at once: a release that happened while
+          // subscribing would otherwise go unnoticed until the timer.
+          waiter = new ReleaseWaiter(this.adapters, target.keys, this.local);
+          await waiter.subscribe(Math.min(timeout, remaining));
+          signal?.throwIfAborted();
+          continue;
+        }
+        await waiter.wait(this.sleepFor(attempts, opts, failure, remaining), signal);
+      }
+    } finally {
+      waiter?.close();
+    }
+    const error = this.failureError(target, failure, opts);
+    this.emit({
+      type: 'failed',
+      resources: target.resources,
+      attempts,
+      error,
+      nodes: failure.nodes,
+    });
+    return error;
+  }
+
+  private sleepFor(
+    attempt: number,
+    opts: ResolvedLockOptions,
+    failure: Failure,
+    remaining: number,
+  ): number {
+    const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
+    let delay = (Number.isFinite(base) && base > 0 ? base : 0) + Math.random() * opts.retryJitter;
+    // Never sleep past the holder's expiry: the notification may be lost (crashed holder).
+    if (failure.holderTtl !== undefined) {
+      delay = Math.min(delay, failure.holderTtl + Math.random() * opts.retryJitter);
+    }
+    return Math.max(0, Math.min(delay, remaining));
+  }
+
+  private async attempt(
+    target: Target,
+    opts: ResolvedLockOptions,
+    timeout: number,
+    autoExtend: boolean,
+  ): Promise<Lease | Failure> {
+    const { keys } = target;
+    const { ttl } = opts;
+    const quorum = this.quorum;
+    const value = ownerValue();
+    const fence: FenceArgs = {
+      seed: Math.floor(this.clock.wallNow() * 1000),
+      retention: FENCE_RETENTION_MS,
+    };
+    const start = this.clock.now();
+    const results = await fanOut(
+      this.adapters,
+      (adapter) => adapter.acquire(keys, value, ttl, fence),
+      timeout,
+      (partial, pending) => {
+        let acquired = 0;
+        let busy = 0;
+        for (const result of partial) {
+          if (result.status === 'ok') {
+            if (result.value.acquired) acquired += 1;
+            else busy += 1;
+          }
+        }
+        if (acquired >= quorum) return true;
+        // Success is out of reach and we can already tell busy from unavailable.
+        return acquired + pending < quorum && acquired + busy >= quorum;
+      },
+    );
+
+    let acquired = 0;
+    let answered = 0;
+    let holderTtl: number | undefined;
+    const fences: number[] = [];
+    const cleanup: LockAdapter[] = [];
+    results.forEach((result, index) => {
+      if (result.status === 'ok') {
+        answered += 1;
+        if (result.value.acquired) {
+          acquired += 1;
+          fences.push(result.value.fence);
+        } else {
+          if (result.value.ttl >= 0) holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
+          return; // a busy node took nothing
+        }
+      }
+      cleanup.push(this.adapters[index]!);
+    });
+    const drift = Math.floor(ttl * opts.driftFactor) + 2;
+    const deadline = start + ttl - drift;
+    let reason = `${acquired} of ${this.adapters.length} nodes granted the lock, ${quorum} needed`;
+
+    if (acquired >= quorum) {
+      let fencingToken = Math.max(...fences);
+      let fenced = true;
+      if (fences.some((token) => token !== fencingToken)) {
+        fenced = await this.syncFences(results, keys, value, fencingToken, timeout);
+        reason = 'the fencing counters could not be brought in line on a quorum';
+      }
+      if (fenced && deadline > this.clock.now()) {
+        const lease = new Lease(this, {
+          resources: target.resources,
+          keys,
+          value,
+          fencingToken,
+          ttl,
+          nodeTimeout: timeout,
+          driftFactor: opts.driftFactor,
+          deadline,
+          autoExtend,
+          acquiredAt: start,
+        });
+        this.held.add(lease);
+        return lease;
+      }
+      if (fenced) reason = `the validity ran out while acquiring (ttl ${ttl} ms is too short)`;
+      fencingToken = 0;
+    }
+
+    // Take back whatever this attempt took, on every node, before anyone retries.
+    if (cleanup.length > 0) {
+      await fanOut(cleanup, (adapter) => adapter.release(keys, value), timeout);
+    }
+    return {
+      busy: answered >= quorum && acquired < quorum,
+      nodes: describeNodes(this.adapters, results, ACQUIRE_OUTCOME),
+      holderTtl,
+      reason,
+    };
+  }
+
+  /**
+   * Brings the fencing counters of the granting nodes up to `token`.
+   *
+   * Why: each node keeps its own counter, and attempts that reached only a minority (then were
+   * taken back) leave the counters diverged. The maximum over one quorum is then not monotonic
+   * on its own: a later quorum may miss the node that held the high value. Writing `token` back
+   * to a quorum before the lock is handed out restores the invariant the proof needs: every
+   * issued token is stored on a quorum, any later quorum shares a node with it, and that node
+   * answers a later acquisition with at least `token + 1`. When all nodes agree (the common
+   * case: the acquire script already stored the token everywhere it answered) nothing is sent.
+   */
+  private async syncFences(
+    results: readonly NodeResult<{ acquired: boolean }>[],
+    keys: readonly string[],
+    value: string,
+    token: number,
+    timeout: number,
+  ): Promise<boolean> {
+    const granted = this.adapters.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'ok' && result.value.acquired;
+    });
+    const quorum = this.quorum;
+    const synced = await fanOut(
+      granted,
+      (adapter) =>
+        adapter.syncFence(keys, value, { seed: token, retention: FENCE_RETENTION_MS, token }),
+      timeout,
+      (partial) => countOk(partial) >= quorum,
+    );
+    return countOk(synced) >= quorum;
+  }
+
+  // ---- lease driver ------------------------------------------------------------------------
+
+  /** @internal */
+  async extendLease(lease: Lease, ttl: number): Promise<number> {
+    validateTtl(ttl, 'ttl');
+    const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
+    const quorum = this.quorum;
+    const start = this.clock.now();
+    const results = await fanOut(
+      this.adapters,
+      (adapter) =>
+        adapter.extend(lease.keys, lease.value, ttl, { seed: 0, retention: FENCE_RETENTION_MS }),
+      timeout,
+      (partial) => countOk(partial) >= quorum,
+    );
+    const deadline = start + ttl - (Math.floor(ttl * lease.driftFactor) + 2);
+    const ok = countOk(results);
+    const nodes = describeNodes(this.adapters, results, OWNER_OUTCOME);
+    const what = lease.resources.join(', ');
+    if (ok >= quorum && deadline > this.clock.now()) {
+      this.emit({ type: 'extended', resources: lease.resources, expiresAt: lease.expiresAt() });
+      return deadline;
+    }
+    const refused = results.filter((r) => r.status === 'ok' && r.value !== 'ok').length;
+    if (refused > this.adapters.length - quorum) {
+      throw new LockLostError(
+        `Lock on ${what} was lost: ${refused} of ${this.adapters.length} nodes no longer hold it for this owner.`,
+        { resources: lease.resources, nodes },
+      );
+    }
+    throw new RedlockUnavailableError(
+      `Could not extend the lock on ${what}: ${ok} of ${this.adapters.length} nodes confirmed, ${quorum} needed.`,
+      { resources: lease.resources, nodes },
+    );
+  }
+
+  /** @internal */
+  async releaseLease(lease: Lease): Promise<ReleaseStatus> {
+    this.held.delete(lease);
+    const quorum = this.quorum;
+    const results = await fanOut(
+      this.adapters,
+      (adapter) => adapter.release(lease.keys, lease.value),
+      lease.nodeTimeout,
+      (partial) => countOk(partial) >= quorum,
+    );
+    this.local.emit(lease.keys);
+    let released = 0;
+    let taken = 0;
+    let answered = 0;
+    for (const result of results) {
+      if (result.status !== 'ok') continue;
+      answered += 1;
+      if (result.value === 'ok') released += 1;
+      else if (result.value === 'taken') taken += 1;
+    }
+    let status: ReleaseStatus;
+    if (released >= quorum) status = 'released';
+    else if (taken > 0) status = 'taken';
+    else if (answered >= quorum) status = 'expired';
+    else {
+      throw new RedlockUnavailableError(
+        `Could not confirm the release of ${lease.resources.join(', ')}: ${answered} of ${this.adapters.length} nodes answered; the keys expire by themselves.`,
+        { resources: lease.resources, nodes: describeNodes(this.adapters, results, OWNER_OUTCOME) },
+      );
+    }
+    this.emit({
+      type: 'released',
+      resources: lease.resources,
+      status,
+      held: this.clock.now() - lease.acquiredAt,
+    });
+    return status;
+  }
+
+  /** @internal */
+  leaseLost(lease: Lease, error: LockLostError): void {
+    this.held.delete(lease);
+    this.logger?.warn(error.message);
+    this.emit({ type: 'lost', resources: lease.resources, error });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** Validates resource names and maps them to keys (`keyPrefix + resource`), deduplicated. */
+  target(resources: Resources): Target {
+    const list: readonly unknown[] =
+      typeof resources === 'string'
+        ? [resources]
+        : Array.isArray(resources)
+          ? resources
+          : [resources];
+    if (list.length === 0) throw new LockKeyError('Give at least one resource to lock.');
+    const names: string[] = [];
+    const keys: string[] = [];
+    for (const resource of list) {
+      if (typeof resource !== 'string' || resource.length === 0) {
+        throw new LockKeyError(
+          `A resource must be a non-empty string, got ${describe(resource)}.`,
+          { resources: names },
+        );
+      }
+      const key = this.keyPrefix + resource;
+      if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+        throw new LockKeyError(
+          `Key for resource ${describe(resource)} is ${Buffer.byteLength(key)} bytes; the limit is ${MAX_KEY_BYTES} (prefix included). Use a shorter name or a hash of it.`,
+          { resources: [resource.slice(0, 64)] },
+        );
+      }
+      if (keys.includes(key)) continue;
+      names.push(resource);
+      keys.push(key);
+    }
+    for (const adapter of this.adapters) {
+      try {
+        adapter.validateKeys?.(keys);
+      } catch (error) {
+        throw new LockKeyError(`${adapter.name}: ${messageOf(error)}`, {
+          resources: names,
+          cause: error,
+        });
+      }
+    }
+    return { resources: names, keys };
+  }
+
+  private failureError(target: Target, failure: Failure, opts: ResolvedLockOptions): RedlockError {
+    const what = target.resources.join(', ');
+    if (failure.busy) {
+      return new LockNotAcquiredError(
+        `Resource ${what} is locked by another owner` +
+          (opts.wait > 0 ? ` and stayed locked for the ${opts.wait} ms wait.` : '.'),
+        { resources: target.resources, nodes: failure.nodes, retryAfter: failure.holderTtl },
+      );
+    }
+    return new RedlockUnavailableError(`Could not lock ${what}: ${failure.reason}.`, {
+      resources: target.resources,
+      nodes: failure.nodes,
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RedlockError('Redlock is shut down; no new locks are taken.');
+  }
+
+  private emit(event: RedlockEvent): void {
+    if (!this.onEvent) return;
+    try {
+      this.onEvent(event);
+    } catch (error) {
+      this.logger?.error(`A redlock event listener threw: ${messageOf(error)}`);
+    }
+  }
+}
+
+function countOk(results: readonly NodeResult<unknown>[]): number {
+  let ok = 0;
+  for (const result of results) if (result.status === 'ok' && result.value === 'ok') ok += 1;
+  return ok;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Owner values come from a pooled buffer of crypto-random bytes: one syscall per 256 locks.
+const POOL = Buffer.alloc(16 * 256);
+let poolOffset = POOL.length;
+
+/** 128 random bits from `node:crypto`, hex-encoded; new for every acquisition attempt. */
+export function ownerValue(): string {
+  if (poolOffset >= POOL.length) {
+    randomFillSync(POOL);
+    poolOffset = 0;
+  }
+  const value = POOL.toString('hex', poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return value;
+}

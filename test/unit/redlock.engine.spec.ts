@@ -1,0 +1,243 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
+import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
+import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
+import {
+  LockKeyError,
+  LockLostError,
+  LockNotAcquiredError,
+  RedlockConfigError,
+  RedlockUnavailableError,
+} from '../../lib/redlock.errors.js';
+import { Redlock } from '../../lib/services/redlock.engine.js';
+import { ownerValue } from '../../lib/services/redlock.engine.js';
+import { deferred } from '../support/deferred.js';
+import { FailingAdapter } from '../support/failing-adapter.js';
+
+/** Engine logic over in-memory nodes; the same behaviours run on real Redis in integration/. */
+describe('Redlock engine (memory nodes)', () => {
+  const opened: LockAdapter[] = [];
+  const nodes = (n: number): MemoryLockAdapter[] => {
+    const list = Array.from(
+      { length: n },
+      (_, i) => new MemoryLockAdapter({ name: `memory://n${i}` }),
+    );
+    opened.push(...list);
+    return list;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((adapter) => adapter.close()));
+  });
+
+  it('needs a quorum of floor(N/2)+1', () => {
+    expect(new Redlock(nodes(1)).quorum).toBe(1);
+    expect(new Redlock(nodes(3)).quorum).toBe(2);
+    expect(new Redlock(nodes(4)).quorum).toBe(3);
+    expect(new Redlock(nodes(5)).quorum).toBe(3);
+  });
+
+  it('stores keys as keyPrefix + resource and removes them on release', async () => {
+    const [node] = nodes(1);
+    const redlock = new Redlock([node!], { keyPrefix: 'app:' });
+    const lock = await redlock.acquire('order:42');
+    expect(await node!.inspect(['app:order:42'])).toBeGreaterThan(0);
+    expect(lock.resources).toEqual(['order:42']);
+    expect(await lock.release()).toBe('released');
+    expect(await node!.inspect(['app:order:42'])).toBe(-2);
+  });
+
+  it('makes a second owner wait and hands over on release', async () => {
+    const redlock = new Redlock(nodes(3));
+    const first = await redlock.acquire('r', { ttl: 5_000 });
+    expect(await redlock.tryAcquire('r')).toBeNull();
+    // retryDelay is far beyond the test timeout: only the release notification can wake it.
+    const second = redlock.acquire('r', { retryDelay: 60_000, retryJitter: 0, wait: 20_000 });
+    await first.release();
+    const lock = await second;
+    expect(lock.isHeld()).toBe(true);
+    expect(lock.fencingToken).toBeGreaterThan(first.fencingToken);
+    await lock.release();
+  });
+
+  it('rejects with LockNotAcquiredError after the wait, carrying per-node outcomes and retryAfter', async () => {
+    const redlock = new Redlock(nodes(3));
+    const held = await redlock.acquire('busy', { ttl: 10_000 });
+    const error = await redlock
+      .acquire('busy', { wait: 30, retryDelay: 10 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockNotAcquiredError);
+    const busy = error as LockNotAcquiredError;
+    expect(busy.resources).toEqual(['busy']);
+    // Decided at the second 'taken': the third node may not have answered yet.
+    const outcomes = busy.nodes.map((n) => n.outcome);
+    expect(outcomes.filter((o) => o === 'taken').length).toBeGreaterThanOrEqual(2);
+    expect(outcomes).not.toContain('acquired');
+    expect(busy.nodes.map((n) => n.node)).toEqual(['memory://n0', 'memory://n1', 'memory://n2']);
+    expect(busy.retryAfter).toBeGreaterThan(0);
+    expect(busy.retryAfter).toBeLessThanOrEqual(10_000);
+    await held.release();
+  });
+
+  it('counts attempts against retryCount', async () => {
+    const events: RedlockEvent[] = [];
+    const redlock = new Redlock(nodes(1), { onEvent: (e) => events.push(e) });
+    const held = await redlock.acquire('count');
+    await expect(
+      redlock.acquire('count', { wait: 10_000, retryCount: 3, retryDelay: 1 }),
+    ).rejects.toBeInstanceOf(LockNotAcquiredError);
+    const failed = events.find((e) => e.type === 'failed');
+    expect(failed && failed.type === 'failed' && failed.attempts).toBe(3);
+    await held.release();
+  });
+
+  it('is unavailable, not busy, when fewer than a quorum answer', async () => {
+    const [a, b, c] = nodes(3);
+    const redlock = new Redlock(
+      [a!, new FailingAdapter(b!, 'error'), new FailingAdapter(c!, 'hang')],
+      {
+        lock: { nodeTimeout: 50 },
+      },
+    );
+    const error = await redlock.tryAcquire('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedlockUnavailableError);
+    const outcomes = (error as RedlockUnavailableError).nodes.map((n) => n.outcome);
+    expect(outcomes).toEqual(['acquired', 'error', 'timeout']);
+    // What the failed attempt took on the healthy node was taken back.
+    expect(await a!.inspect(['lock:x'])).toBe(-2);
+  });
+
+  it('answers at quorum without waiting for a slow node', async () => {
+    const [a, b, c] = nodes(3);
+    const slow = new FailingAdapter(c!, 'hang');
+    // The slow node's timeout outlasts the test: only an early decision lets acquire resolve.
+    const redlock = new Redlock([a!, b!, slow], { lock: { ttl: 120_000, nodeTimeout: 110_000 } });
+    const lock = await redlock.acquire('fast');
+    expect(slow.calls).toBe(1);
+    expect(lock.isHeld()).toBe(true);
+    slow.open();
+    await lock.release();
+  });
+
+  it('reuses a held lock in the same async chain (reentrancy) and not across chains', async () => {
+    const redlock = new Redlock(nodes(1));
+    const seen: number[] = [];
+    await redlock.using('re', async (outer) => {
+      await redlock.using('re', (inner) => {
+        expect(inner).toBe(outer);
+        seen.push(inner.fencingToken);
+      });
+      // Still held after the inner call returned.
+      expect(outer.isHeld()).toBe(true);
+      // A different chain (a fresh async context) does not inherit the lock.
+      const elsewhere = await new Promise<unknown>((resolve) =>
+        setImmediate(() => {
+          void redlock.tryAcquire('re').then(resolve);
+        }),
+      );
+      expect(elsewhere).toBeNull();
+    });
+    expect(seen).toHaveLength(1);
+    expect(await redlock.isLocked('re')).toBe(false);
+  });
+
+  it('acquires only the missing resources when a chain holds some of them', async () => {
+    const [node] = nodes(1);
+    const redlock = new Redlock([node!]);
+    await redlock.using('a', async () => {
+      await redlock.using(['a', 'b'], async (inner) => {
+        expect(inner.resources).toEqual(['b']);
+        expect(await node!.inspect(['lock:b'])).toBeGreaterThan(0);
+      });
+      expect(await node!.inspect(['lock:b'])).toBe(-2);
+      expect(await node!.inspect(['lock:a'])).toBeGreaterThan(0);
+    });
+  });
+
+  it('abandons a wait when the signal aborts before or during it', async () => {
+    const redlock = new Redlock(nodes(1));
+    const before = new AbortController();
+    before.abort(new Error('gave up early'));
+    await expect(redlock.acquire('sig', { signal: before.signal })).rejects.toThrow(
+      'gave up early',
+    );
+
+    const held = await redlock.acquire('sig');
+    const during = new AbortController();
+    const waiting = redlock.acquire('sig', {
+      signal: during.signal,
+      wait: 60_000,
+      retryDelay: 60_000,
+    });
+    during.abort(new Error('gave up while waiting'));
+    await expect(waiting).rejects.toThrow('gave up while waiting');
+    expect(held.isHeld()).toBe(true);
+    await held.release();
+  });
+
+  it('aborts lock.signal with LockLostError when the keys vanish behind its back', async () => {
+    const [a, b, c] = nodes(3);
+    const redlock = new Redlock([a!, b!, c!]);
+    const lost = deferred<unknown>();
+    const result = redlock.using(
+      'lease',
+      async (lock) => {
+        lock.signal.addEventListener('abort', () => lost.resolve(lock.signal.reason));
+        // Another owner's value replaces ours on a majority: extensions must see it as taken.
+        for (const node of [a!, b!]) {
+          await node.release(['lock:lease'], lock.value);
+          await node.acquire(['lock:lease'], 'intruder', 60_000, { seed: 0, retention: 0 });
+        }
+        await lock.extend().catch(() => undefined);
+        return lost.promise;
+      },
+      { ttl: 1_000 },
+    );
+    await expect(result).rejects.toBeInstanceOf(LockLostError);
+    expect(await lost.promise).toBeInstanceOf(LockLostError);
+  });
+
+  it('refuses extend after release and after expiry with LockLostError', async () => {
+    const redlock = new Redlock(nodes(1));
+    const released = await redlock.acquire('ext');
+    await released.release();
+    await expect(released.extend()).rejects.toBeInstanceOf(LockLostError);
+    expect(await released.release()).toBe('released'); // idempotent: same answer again
+
+    const short = await redlock.acquire('ext2', { ttl: 30 });
+    await new Promise<void>((resolve) => short.signal.addEventListener('abort', () => resolve()));
+    expect(short.isHeld()).toBe(false);
+    expect(short.signal.reason).toBeInstanceOf(LockLostError);
+    await expect(short.extend()).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('validates options and keys before touching a node', async () => {
+    const [node] = nodes(1);
+    const redlock = new Redlock([node!]);
+    await expect(redlock.acquire('k', { ttl: 0 })).rejects.toBeInstanceOf(RedlockConfigError);
+    await expect(redlock.acquire('k', { ttl: Number.NaN })).rejects.toThrow(/ttl/);
+    await expect(redlock.acquire('k', { driftFactor: 1 })).rejects.toThrow(/driftFactor/);
+    await expect(redlock.acquire('k', { wait: -1 })).rejects.toThrow(/wait/);
+    await expect(redlock.acquire('')).rejects.toBeInstanceOf(LockKeyError);
+    await expect(redlock.acquire([])).rejects.toBeInstanceOf(LockKeyError);
+    await expect(redlock.acquire('x'.repeat(2_000))).rejects.toBeInstanceOf(LockKeyError);
+    expect(node!.stats().locks).toBe(0);
+    expect(() => new Redlock([])).toThrow(RedlockConfigError);
+  });
+
+  it('makes owner values 128-bit and unique', () => {
+    const values = new Set(Array.from({ length: 10_000 }, () => ownerValue()));
+    expect(values.size).toBe(10_000);
+    for (const value of [...values].slice(0, 5)) expect(value).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('releases every held lock on close and then refuses new ones', async () => {
+    const [node] = nodes(1);
+    const redlock = new Redlock([node!]);
+    await redlock.acquire('c1');
+    await redlock.acquire(['c2', 'c3']);
+    expect(redlock.heldCount).toBe(2);
+    await redlock.close();
+    expect(await node!.inspect(['lock:c1', 'lock:c2', 'lock:c3'])).toBe(-2);
+    await expect(redlock.acquire('c4')).rejects.toThrow(/shut down/);
+  });
+});
