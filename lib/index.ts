@@ -1,3 +1,16 @@
+export { RedlockModule } from './redlock.module.js';
+export type { RedlockOptionsFactory } from './redlock.module-definition.js';
+export type { RedlockModuleOptions } from './interfaces/redlock-module-options.interface.js';
+export { RedlockService } from './services/redlock.service.js';
+export { WithLock, type WithLockOptions } from './decorators/with-lock.decorator.js';
+export type { LockKey } from './decorators/key-template.js';
+export { InjectRedlockPools } from './decorators/inject-redlock-pools.decorator.js';
+export { RedlockExceptionFilter } from './redlock-exception.filter.js';
+export {
+  RedlockHealthIndicator,
+  type RedlockHealthResult,
+  type RedlockNodeHealth,
+} from './redlock.health-indicator.js';
 export {
   Redlock,
   type LockScope,
@@ -7,6 +20,7 @@ export {
 export { Lock } from './services/lock.js';
 export type { Clock } from './services/clock.js';
 export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
+export type { ResolvedRedlockOptions } from './services/module-options.js';
 export type { LockOptions, ResolvedLockOptions } from './interfaces/lock-options.interface.js';
 export type {
   AcquireReply,

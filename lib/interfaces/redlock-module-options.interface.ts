@@ -1,0 +1,43 @@
+import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
+import type { LockOptions } from './lock-options.interface.js';
+import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
+
+/**
+ * Options of `RedlockModule.forRoot` / `forRootAsync`.
+ *
+ * @example
+ * ```ts
+ * RedlockModule.forRoot({
+ *   nodes: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379', 'redis://10.0.0.3:6379'],
+ *   keyPrefix: 'billing:lock:',
+ *   lock: { ttl: 10_000, wait: 5_000 },
+ * });
+ * ```
+ */
+export interface RedlockModuleOptions {
+  /**
+   * The lock nodes, at least one: independent masters for Redlock (1, 3 or 5 is usual), a
+   * Cluster, a Sentinel group, existing clients, adapters, or `memory://` for one process.
+   */
+  nodes: readonly RedlockNode[];
+  /**
+   * Prepended to every resource to form its Redis key (`lock:order:42`).
+   * @default 'lock:'
+   */
+  keyPrefix?: string;
+  /** Defaults for every acquisition (see `LockOptions` for each default). */
+  lock?: LockOptions;
+  /**
+   * How long startup waits for each node's connection before going on (a node that is down at
+   * startup is logged, not fatal: the quorum decides at lock time).
+   * @default 5_000
+   */
+  connectTimeout?: number;
+  /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
+  onEvent?: (event: RedlockEvent) => void;
+  /**
+   * Where log lines go; `false` silences them.
+   * @default a Nest `Logger` with the context `Redlock`
+   */
+  logger?: RedlockLogger | false;
+}

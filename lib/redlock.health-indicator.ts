@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
+import { REDLOCK_POOLS } from './redlock.constants.js';
+import { safeMessage } from './services/quorum.js';
+
+/** One node in the health details. */
+export interface RedlockNodeHealth {
+  node: string;
+  status: 'up' | 'down';
+  /** Round trip of a PING in ms, when it answered. */
+  latency?: number;
+  error?: string;
+}
+
+/** The `@nestjs/terminus` result shape: `{ [key]: { status, ...details } }`. */
+export type RedlockHealthResult = Record<
+  string,
+  { status: 'up' | 'down'; quorum: number; reachable: number; nodes: RedlockNodeHealth[] }
+>;
+
+/**
+ * A `@nestjs/terminus` health indicator: up when a quorum of lock nodes answers PING within the
+ * timeout. Works without importing terminus (an optional peer): terminus reads the result shape.
+ *
+ * @example
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.redlock.isHealthy('redlock')]); }
+ * ```
+ */
+@Injectable()
+export class RedlockHealthIndicator {
+  constructor(@Inject(REDLOCK_POOLS) private readonly pools: readonly LockAdapter[]) {}
+
+  async isHealthy(
+    key = 'redlock',
+    options: { timeout?: number } = {},
+  ): Promise<RedlockHealthResult> {
+    const timeout = options.timeout ?? 1_000;
+    const nodes = await Promise.all(this.pools.map((pool) => probe(pool, timeout)));
+    const reachable = nodes.filter((node) => node.status === 'up').length;
+    const quorum = Math.floor(this.pools.length / 2) + 1;
+    return {
+      [key]: { status: reachable >= quorum ? 'up' : 'down', quorum, reachable, nodes },
+    };
+  }
+}
+
+async function probe(pool: LockAdapter, timeout: number): Promise<RedlockNodeHealth> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      pool.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+      }),
+    ]);
+    return {
+      node: pool.name,
+      status: 'up',
+      latency: Math.round((performance.now() - started) * 100) / 100,
+    };
+  } catch (error) {
+    return { node: pool.name, status: 'down', error: safeMessage(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,139 @@
+import { Cluster, Redis } from 'ioredis';
+import { isLockAdapter, type RedlockNode } from '../adapters/lock-adapter.factory.js';
+import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
+import type { RedlockModuleOptions } from '../interfaces/redlock-module-options.interface.js';
+import { DEFAULT_KEY_PREFIX } from '../redlock.constants.js';
+import { RedlockConfigError } from '../redlock.errors.js';
+import { DEFAULT_LOCK_OPTIONS, describe, resolveLockOptions } from './lock-options.js';
+
+/** `RedlockModuleOptions` after validation, with every default applied. */
+export interface ResolvedRedlockOptions {
+  readonly nodes: readonly RedlockNode[];
+  readonly keyPrefix: string;
+  readonly lock: Readonly<ResolvedLockOptions>;
+  readonly connectTimeout: number;
+  readonly onEvent: RedlockModuleOptions['onEvent'];
+  readonly logger: RedlockModuleOptions['logger'];
+}
+
+const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
+
+/**
+ * Validates module options and applies defaults. Throws `RedlockConfigError` naming the option
+ * (`nodes[1]`, `lock.ttl`); node URLs in messages are shown without their credentials.
+ */
+export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRedlockOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new RedlockConfigError('options', `expected an object, got ${describe(options)}`);
+  }
+  const { nodes } = options;
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new RedlockConfigError(
+      'nodes',
+      `give at least one node (a redis:// URL, options, a client, or 'memory://'), got ${describe(nodes)}`,
+    );
+  }
+  nodes.forEach((node: unknown, index) => validateNode(node, `nodes[${index}]`));
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  if (typeof keyPrefix !== 'string') {
+    throw new RedlockConfigError('keyPrefix', `expected a string, got ${describe(keyPrefix)}`);
+  }
+  const connectTimeout = options.connectTimeout ?? 5_000;
+  if (!Number.isInteger(connectTimeout) || connectTimeout < 0) {
+    throw new RedlockConfigError(
+      'connectTimeout',
+      `expected whole milliseconds >= 0, got ${describe(connectTimeout)}`,
+    );
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+    throw new RedlockConfigError(
+      'onEvent',
+      `expected a function, got ${describe(options.onEvent)}`,
+    );
+  }
+  return {
+    nodes,
+    keyPrefix,
+    lock: resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock'),
+    connectTimeout,
+    onEvent: options.onEvent,
+    logger: options.logger,
+  };
+}
+
+function validateNode(node: unknown, option: string): void {
+  if (typeof node === 'string') {
+    validateUrl(node, option);
+    return;
+  }
+  if (node instanceof Redis || node instanceof Cluster || isLockAdapter(node)) return;
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+    throw new RedlockConfigError(
+      option,
+      `expected a URL, ioredis options, { cluster }, { sentinels, name }, a client or an adapter; got ${describe(node)}`,
+    );
+  }
+  const shape = node as Record<string, unknown>;
+  if ('cluster' in shape) {
+    if (!Array.isArray(shape.cluster) || shape.cluster.length === 0) {
+      throw new RedlockConfigError(`${option}.cluster`, 'give at least one startup node');
+    }
+    return;
+  }
+  if ('sentinels' in shape) {
+    if (!Array.isArray(shape.sentinels) || shape.sentinels.length === 0) {
+      throw new RedlockConfigError(`${option}.sentinels`, 'give at least one sentinel');
+    }
+    if (typeof shape.name !== 'string' || shape.name.length === 0) {
+      throw new RedlockConfigError(
+        `${option}.name`,
+        'give the master group name the sentinels monitor',
+      );
+    }
+    return;
+  }
+  if (shape.port !== undefined && !isPort(shape.port)) {
+    throw new RedlockConfigError(
+      `${option}.port`,
+      `expected a port 1-65535, got ${describe(shape.port)}`,
+    );
+  }
+}
+
+function validateUrl(url: string, option: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RedlockConfigError(
+      option,
+      `"${redactUrl(url)}" is not a URL; expected redis://host:port, rediss://host:port or memory://`,
+    );
+  }
+  if (!URL_SCHEMES.has(parsed.protocol)) {
+    throw new RedlockConfigError(
+      option,
+      `unsupported scheme "${parsed.protocol}" in "${redactUrl(url)}"; expected redis://, rediss:// or memory://`,
+    );
+  }
+  if (parsed.protocol === 'memory:') return;
+  if (!parsed.hostname) {
+    throw new RedlockConfigError(option, `"${redactUrl(url)}" has no host`);
+  }
+  if (parsed.port && !isPort(Number(parsed.port))) {
+    throw new RedlockConfigError(option, `"${redactUrl(url)}" has an invalid port`);
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db && !/^\d+$/.test(db)) {
+    throw new RedlockConfigError(option, `"${redactUrl(url)}": the path must be a database number`);
+  }
+}
+
+function isPort(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536;
+}
+
+/** A URL with anything between `//` and `@` (user and password) replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+}
