@@ -241,3 +241,19 @@ describe('Redlock engine (memory nodes)', () => {
     await expect(redlock.acquire('c4')).rejects.toThrow(/shut down/);
   });
 });
+
+describe('Lock disposal', () => {
+  it('releases at the end of an `await using` block, also when the block throws', async () => {
+    const node = new MemoryLockAdapter();
+    const redlock = new Redlock([node]);
+    const run = async () => {
+      await using lock = await redlock.acquire('disposable');
+      expect(await node.inspect(['lock:disposable'])).toBeGreaterThan(0);
+      expect(lock.isHeld()).toBe(true);
+      throw new Error('work failed');
+    };
+    await expect(run()).rejects.toThrow('work failed');
+    expect(await node.inspect(['lock:disposable'])).toBe(-2);
+    await node.close();
+  });
+});
