@@ -20,6 +20,12 @@ export {
 export { Lock } from './services/lock.js';
 export type { Clock } from './services/clock.js';
 export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
+export {
+  exponentialBackoff,
+  LockPresets,
+  type ExponentialBackoffOptions,
+} from './services/retry-policies.js';
+export type { CircuitBreakerOptions, CircuitState } from './services/circuit-breaker.js';
 export type { ResolvedRedlockOptions } from './services/module-options.js';
 export type { LockOptions, ResolvedLockOptions } from './interfaces/lock-options.interface.js';
 export type {
@@ -40,8 +46,10 @@ export {
   RedlockConfigError,
   RedlockError,
   RedlockUnavailableError,
+  type LockKeyErrorCode,
   type NodeOutcome,
   type NodeOutcomeKind,
+  type RedlockConfigErrorCode,
 } from './redlock.errors.js';
 export {
   DEFAULT_KEY_PREFIX,

@@ -5,15 +5,17 @@
  * - `expired`: the keys were gone (extend or release of a lock that had already expired);
  * - `error`: the node answered with an error or the connection failed;
  * - `timeout`: no answer within the per-node timeout;
- * - `pending`: the outcome was decided before this node answered.
+ * - `pending`: the outcome was decided before this node answered;
+ * - `skipped`: not asked, because the node's circuit breaker is open after repeated failures.
  */
-export type NodeOutcomeKind = 'acquired' | 'taken' | 'expired' | 'error' | 'timeout' | 'pending';
+export type NodeOutcomeKind =
+  'acquired' | 'taken' | 'expired' | 'error' | 'timeout' | 'pending' | 'skipped';
 
 /** One node's part in an operation. `node` is a display name that never holds credentials. */
 export interface NodeOutcome {
   readonly node: string;
   readonly outcome: NodeOutcomeKind;
-  /** The error's message for `error` outcomes (already free of credentials). */
+  /** The error's message for `error` and `skipped` outcomes (already free of credentials). */
   readonly message?: string;
 }
 
@@ -77,16 +79,54 @@ export class RedlockUnavailableError extends RedlockError {}
  */
 export class LockLostError extends RedlockError {}
 
+/** Why a key was refused, one code per rule (Node-style `error.code`). */
+export type LockKeyErrorCode =
+  | 'ERR_REDLOCK_EMPTY_KEY'
+  | 'ERR_REDLOCK_INVALID_KEY'
+  | 'ERR_REDLOCK_KEY_TOO_LONG'
+  | 'ERR_REDLOCK_CROSS_SLOT'
+  | 'ERR_REDLOCK_MALFORMED_TEMPLATE'
+  | 'ERR_REDLOCK_UNRESOLVED_PLACEHOLDER';
+
 /** A key or key template cannot be turned into a valid resource name. */
-export class LockKeyError extends RedlockError {}
+export class LockKeyError extends RedlockError {
+  readonly code: LockKeyErrorCode;
+
+  constructor(
+    message: string,
+    details: { code: LockKeyErrorCode; resources?: readonly string[]; cause?: unknown },
+  ) {
+    super(message, details);
+    this.code = details.code;
+  }
+}
+
+/**
+ * Which rule an option broke: `ERR_REDLOCK_INVALID_` + the option's name in capitals, e.g.
+ * `ERR_REDLOCK_INVALID_TTL`, `ERR_REDLOCK_INVALID_RETRY_COUNT`, `ERR_REDLOCK_INVALID_DRIFT_FACTOR`.
+ */
+export type RedlockConfigErrorCode = `ERR_REDLOCK_INVALID_${Uppercase<string>}`;
 
 /** An option has a value the library cannot work with. The message names the option. */
 export class RedlockConfigError extends RedlockError {
   /** The option path, e.g. `lock.ttl` or `nodes[2]`. */
   readonly option: string;
+  readonly code: RedlockConfigErrorCode;
 
   constructor(option: string, message: string) {
     super(`Invalid option ${option}: ${message}`);
     this.option = option;
+    this.code = configErrorCode(option);
   }
+}
+
+/** `lock.retryCount` → `ERR_REDLOCK_INVALID_RETRY_COUNT`; `nodes[2].port` → `..._PORT`. */
+function configErrorCode(option: string): RedlockConfigErrorCode {
+  const last = option
+    .split('.')
+    .pop()!
+    .replace(/\[\d+\]$/, '')
+    .replace(/^@/, '');
+  const snake = last.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_');
+  return `ERR_REDLOCK_INVALID_${snake.toUpperCase() as Uppercase<string>}`;
 }

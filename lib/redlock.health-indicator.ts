@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
 import { REDLOCK_POOLS } from './redlock.constants.js';
+import type { CircuitState } from './services/circuit-breaker.js';
 import { safeMessage } from './services/quorum.js';
+import { RedlockService } from './services/redlock.service.js';
 
 /** One node in the health details. */
 export interface RedlockNodeHealth {
@@ -10,12 +12,21 @@ export interface RedlockNodeHealth {
   /** Round trip of a PING in ms, when it answered. */
   latency?: number;
   error?: string;
+  /** The node's circuit breaker: `open` means lock calls skip it for now. */
+  circuit: CircuitState;
 }
 
 /** The `@nestjs/terminus` result shape: `{ [key]: { status, ...details } }`. */
 export type RedlockHealthResult = Record<
   string,
-  { status: 'up' | 'down'; quorum: number; reachable: number; nodes: RedlockNodeHealth[] }
+  {
+    status: 'up' | 'down';
+    quorum: number;
+    reachable: number;
+    /** Whether degraded mode is handing out process-local locks. */
+    degraded: boolean;
+    nodes: RedlockNodeHealth[];
+  }
 >;
 
 /**
@@ -30,23 +41,41 @@ export type RedlockHealthResult = Record<
  */
 @Injectable()
 export class RedlockHealthIndicator {
-  constructor(@Inject(REDLOCK_POOLS) private readonly pools: readonly LockAdapter[]) {}
+  constructor(
+    @Inject(REDLOCK_POOLS) private readonly pools: readonly LockAdapter[],
+    @Optional() private readonly redlock?: RedlockService,
+  ) {}
 
   async isHealthy(
     key = 'redlock',
     options: { timeout?: number } = {},
   ): Promise<RedlockHealthResult> {
     const timeout = options.timeout ?? 1_000;
-    const nodes = await Promise.all(this.pools.map((pool) => probe(pool, timeout)));
+    const circuits = this.redlock?.engine.nodeStates();
+    const nodes = await Promise.all(
+      this.pools.map(async (pool, index) => ({
+        ...(await probe(pool, timeout)),
+        circuit: circuits?.[index]?.circuit ?? 'closed',
+      })),
+    );
     const reachable = nodes.filter((node) => node.status === 'up').length;
     const quorum = Math.floor(this.pools.length / 2) + 1;
     return {
-      [key]: { status: reachable >= quorum ? 'up' : 'down', quorum, reachable, nodes },
+      [key]: {
+        status: reachable >= quorum ? 'up' : 'down',
+        quorum,
+        reachable,
+        degraded: this.redlock?.engine.isDegraded ?? false,
+        nodes,
+      },
     };
   }
 }
 
-async function probe(pool: LockAdapter, timeout: number): Promise<RedlockNodeHealth> {
+async function probe(
+  pool: LockAdapter,
+  timeout: number,
+): Promise<Omit<RedlockNodeHealth, 'circuit'>> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -36,6 +36,8 @@ export const LOCK_CLIENT_OPTIONS = {
   // Backstop only: the engine's per-node timeout is shorter and decides first.
   commandTimeout: 5_000,
   connectTimeout: 5_000,
+  // A client that never connected otherwise keeps a 2 s timer alive after close.
+  disconnectTimeout: 200,
   retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
 } satisfies RedisOptions;
 

@@ -31,11 +31,16 @@ export function compileKey(key: LockKey): KeyResolver {
     return (args) => {
       const result: unknown = key(...args);
       const list: readonly unknown[] = Array.isArray(result) ? result : [result];
-      if (list.length === 0) throw new LockKeyError('The lock key function returned no resource.');
+      if (list.length === 0) {
+        throw new LockKeyError('The lock key function returned no resource.', {
+          code: 'ERR_REDLOCK_EMPTY_KEY',
+        });
+      }
       return list.map((value) => {
         if (typeof value !== 'string' || value.length === 0) {
           throw new LockKeyError(
             `The lock key function must return non-empty strings, got ${describe(value)}.`,
+            { code: value === '' ? 'ERR_REDLOCK_EMPTY_KEY' : 'ERR_REDLOCK_INVALID_KEY' },
           );
         }
         return value;
@@ -44,14 +49,23 @@ export function compileKey(key: LockKey): KeyResolver {
   }
   const templates: readonly unknown[] =
     typeof key === 'string' ? [key] : Array.isArray(key) ? key : [key];
-  if (templates.length === 0) throw new LockKeyError('@WithLock needs at least one key template.');
+  if (templates.length === 0) {
+    throw new LockKeyError('@WithLock needs at least one key template.', {
+      code: 'ERR_REDLOCK_EMPTY_KEY',
+    });
+  }
   const compiled = templates.map(parseTemplate);
   return (args) => compiled.map((parts) => render(parts, args));
 }
 
 function parseTemplate(template: unknown): readonly Part[] {
   if (typeof template !== 'string' || template.length === 0) {
-    throw new LockKeyError(`A key template must be a non-empty string, got ${describe(template)}.`);
+    throw new LockKeyError(
+      `A key template must be a non-empty string, got ${describe(template)}.`,
+      {
+        code: template === '' ? 'ERR_REDLOCK_EMPTY_KEY' : 'ERR_REDLOCK_MALFORMED_TEMPLATE',
+      },
+    );
   }
   const parts: Part[] = [];
   let last = 0;
@@ -72,6 +86,7 @@ function literal(text: string, template: string): string {
   if (text.includes('<') || text.includes('>')) {
     throw new LockKeyError(
       `Malformed key template "${template}": placeholders look like <0> or <1.user.id> (argument index, then an optional property path).`,
+      { code: 'ERR_REDLOCK_MALFORMED_TEMPLATE' },
     );
   }
   return text;
@@ -113,5 +128,6 @@ function placeholderText(value: unknown, source: string): string {
   throw new LockKeyError(
     `Key placeholder ${source} resolved to ${describe(value)}; it must be a non-empty string or a finite number. ` +
       'Point it at a property (e.g. <0.id>) or use a key function.',
+    { code: 'ERR_REDLOCK_UNRESOLVED_PLACEHOLDER' },
   );
 }

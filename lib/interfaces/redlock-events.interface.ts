@@ -1,4 +1,5 @@
 import type { NodeOutcome, RedlockError } from '../redlock.errors.js';
+import type { CircuitState } from '../services/circuit-breaker.js';
 
 /** How `release()` ended: `released` by us, already `expired`, or `taken` by another owner. */
 export type ReleaseStatus = 'released' | 'expired' | 'taken';
@@ -41,6 +42,23 @@ export type RedlockEvent =
       readonly attempts: number;
       readonly error: RedlockError;
       readonly nodes: readonly NodeOutcome[];
+    }
+  | {
+      /** A node's circuit breaker changed state (`resources` is empty). */
+      readonly type: 'circuit';
+      readonly resources: readonly string[];
+      readonly node: string;
+      readonly from: CircuitState;
+      readonly to: CircuitState;
+    }
+  | {
+      /**
+       * Degraded mode started (`active: true`: no quorum, locks are process-local) or ended
+       * (`active: false`: the quorum answers again). `resources` names the triggering call.
+       */
+      readonly type: 'degraded';
+      readonly resources: readonly string[];
+      readonly active: boolean;
     };
 
 /** The part of Nest's `LoggerService` the engine uses; any console-like logger fits. */

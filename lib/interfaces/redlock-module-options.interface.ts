@@ -1,4 +1,5 @@
 import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
+import type { CircuitBreakerOptions } from '../services/circuit-breaker.js';
 import type { LockOptions } from './lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
 
@@ -33,6 +34,20 @@ export interface RedlockModuleOptions {
    * @default 5_000
    */
   connectTimeout?: number;
+  /**
+   * Per-node circuit breaker: a node that failed `failureThreshold` times in a row is skipped
+   * (counted as failed at once) for `coolDown` ms, then probed with one call. `false` turns it off.
+   * @default { failureThreshold: 5, coolDown: 2_000 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Opt-in: when no quorum of nodes answers, hand out process-local locks instead of failing,
+   * with a warning and a `degraded` event on each transition; back to the nodes as soon as a
+   * quorum answers. Process-local locks do not exclude other instances: use it only where
+   * availability matters more than exclusion across instances.
+   * @default false
+   */
+  degradedMode?: boolean;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
   onEvent?: (event: RedlockEvent) => void;
   /**

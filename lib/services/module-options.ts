@@ -14,6 +14,8 @@ export interface ResolvedRedlockOptions {
   readonly connectTimeout: number;
   readonly onEvent: RedlockModuleOptions['onEvent'];
   readonly logger: RedlockModuleOptions['logger'];
+  readonly circuitBreaker: RedlockModuleOptions['circuitBreaker'];
+  readonly degradedMode: boolean;
 }
 
 const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
@@ -51,14 +53,37 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
       `expected a function, got ${describe(options.onEvent)}`,
     );
   }
-  return {
-    nodes,
+  const { circuitBreaker, degradedMode = false } = options;
+  if (
+    circuitBreaker !== undefined &&
+    circuitBreaker !== false &&
+    (typeof circuitBreaker !== 'object' || circuitBreaker === null)
+  ) {
+    throw new RedlockConfigError(
+      'circuitBreaker',
+      `expected { failureThreshold, coolDown } or false, got ${describe(circuitBreaker)}`,
+    );
+  }
+  if (typeof degradedMode !== 'boolean') {
+    throw new RedlockConfigError(
+      'degradedMode',
+      `expected true or false, got ${describe(degradedMode)}`,
+    );
+  }
+  const resolved = {
+    circuitBreaker,
+    degradedMode,
     keyPrefix,
     lock: resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock'),
     connectTimeout,
     onEvent: options.onEvent,
     logger: options.logger,
-  };
+  } as Omit<ResolvedRedlockOptions, 'nodes'>;
+  // Nodes may carry passwords: kept out of util.inspect and JSON.stringify of the options.
+  return Object.defineProperty(resolved, 'nodes', {
+    value: nodes,
+    enumerable: false,
+  }) as ResolvedRedlockOptions;
 }
 
 function validateNode(node: unknown, option: string): void {
@@ -135,5 +160,6 @@ function isPort(value: unknown): boolean {
 
 /** A URL with anything between `//` and `@` (user and password) replaced by `***`. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+  // Up to the last '@': a password may itself contain '@'.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1***@');
 }

@@ -1,5 +1,6 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { NodeOutcome, NodeOutcomeKind } from '../redlock.errors.js';
+import { NodeSkippedError } from './circuit-breaker.js';
 
 /** One node's answer to a fanned-out call. */
 export type NodeResult<T> =
@@ -16,40 +17,50 @@ const TIMEOUT: NodeResult<never> = { status: 'timeout' };
  * says the outcome is known, or when `timeout` ms pass, or when every node has answered.
  * Nodes that have not answered by then stay `pending` (decided early) or `timeout`; their late
  * answers are dropped, which is safe because every write the engine makes is undone or
- * overwritten by compare-and-set scripts sent afterwards on the same connection.
+ * overwritten by compare-and-set scripts sent afterwards on the same connection. `overdue` is
+ * told of every node still silent at `timeout`, even after an early answer.
  */
 export function fanOut<T>(
   adapters: readonly LockAdapter[],
-  call: (adapter: LockAdapter) => Promise<T>,
+  call: (adapter: LockAdapter, index: number) => Promise<T>,
   timeout: number,
   decided: (results: readonly NodeResult<T>[], pending: number) => boolean = () => false,
+  overdue?: (index: number) => void,
 ): Promise<NodeResult<T>[]> {
   const results: NodeResult<T>[] = adapters.map(() => PENDING);
+  const answered: boolean[] = adapters.map(() => false);
   let pending = adapters.length;
   return new Promise((resolve) => {
     let open = true;
     const finish = (): void => {
       if (!open) return;
       open = false;
-      clearTimeout(timer);
+      // With an `overdue` listener the timer outlives an early answer, to report hung nodes.
+      if (!overdue || pending === 0) clearTimeout(timer);
       resolve(results);
     };
     const settle = (index: number, result: NodeResult<T>): void => {
-      if (!open) return;
-      results[index] = result;
+      answered[index] = true;
       pending -= 1;
+      if (!open) {
+        if (pending === 0) clearTimeout(timer);
+        return;
+      }
+      results[index] = result;
       if (pending === 0 || decided(results, pending)) finish();
     };
     const timer = setTimeout(() => {
       for (let i = 0; i < results.length; i += 1) {
-        if (results[i]!.status === 'pending') results[i] = TIMEOUT;
+        if (answered[i]) continue;
+        overdue?.(i);
+        if (open) results[i] = TIMEOUT;
       }
       finish();
     }, timeout);
     adapters.forEach((adapter, index) => {
       let promise: Promise<T>;
       try {
-        promise = call(adapter);
+        promise = call(adapter, index);
       } catch (error) {
         // An adapter that throws instead of rejecting still counts as that node's error.
         settle(index, { status: 'error', error });
@@ -75,7 +86,9 @@ export function describeNodes<T>(
       case 'ok':
         return { node, outcome: outcomeOf(result.value) };
       case 'error':
-        return { node, outcome: 'error', message: safeMessage(result.error) };
+        return result.error instanceof NodeSkippedError
+          ? { node, outcome: 'skipped', message: result.error.message }
+          : { node, outcome: 'error', message: safeMessage(result.error) };
       default:
         return { node, outcome: result.status };
     }
@@ -85,5 +98,6 @@ export function describeNodes<T>(
 /** An error's message with any `scheme://user:password@` credentials removed. */
 export function safeMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1');
+  // Up to the last '@' of the address: a password may itself contain '@'.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1');
 }

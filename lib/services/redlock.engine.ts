@@ -26,7 +26,13 @@ import {
   resolveLockOptions,
   validateTtl,
 } from './lock-options.js';
-import { describeNodes, fanOut, type NodeResult } from './quorum.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitState,
+  NodeSkippedError,
+} from './circuit-breaker.js';
+import { describeNodes, fanOut, type NodeResult, safeMessage } from './quorum.js';
 import { LocalReleases, ReleaseWaiter } from './release-waiter.js';
 
 /** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
@@ -38,6 +44,18 @@ export interface RedlockEngineOptions {
   clock?: Clock;
   logger?: RedlockLogger;
   onEvent?: (event: RedlockEvent) => void;
+  /**
+   * Skip a node that keeps failing instead of waiting for its timeout on every call; `false`
+   * turns it off. @default { failureThreshold: 5, coolDown: 2_000 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Opt-in degraded mode: when no quorum of nodes can answer, hand out locks from `store` (a
+   * process-local store such as `MemoryLockAdapter`) instead of failing, loudly (a warning and a
+   * `degraded` event on each transition), and go back to the nodes as soon as a quorum answers.
+   * Absent by default: without a quorum the library fails closed.
+   */
+  degraded?: { store: LockAdapter };
 }
 
 /** One or several resource names; several are locked all or nothing. */
@@ -95,6 +113,9 @@ export class Redlock implements LeaseDriver {
   private readonly local = new LocalReleases();
   // Per engine, so two applications in one process never see each other's held locks.
   private readonly context = new AsyncLocalStorage<readonly Lease[]>();
+  private readonly breakers = new Map<LockAdapter, CircuitBreaker>();
+  private readonly fallback: Redlock | undefined;
+  private degraded = false;
   private closed = false;
 
   constructor(
@@ -114,6 +135,43 @@ export class Redlock implements LeaseDriver {
     this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
     this.logger = options.logger;
     this.onEvent = options.onEvent;
+    if (options.circuitBreaker !== false) {
+      const settings = validateBreaker(options.circuitBreaker ?? {});
+      for (const adapter of this.adapters) {
+        this.breakers.set(
+          adapter,
+          new CircuitBreaker(settings, this.clock, (from, to) => {
+            const line = `Lock node ${adapter.name}: circuit ${from} -> ${to}.`;
+            if (to === 'open') this.logger?.warn(line);
+            else this.logger?.log(line);
+            this.emit({ type: 'circuit', resources: [], node: adapter.name, from, to });
+          }),
+        );
+      }
+    }
+    if (options.degraded) {
+      this.fallback = new Redlock([options.degraded.store], {
+        keyPrefix,
+        lock: options.lock,
+        clock: this.clock,
+        logger: options.logger,
+        onEvent: options.onEvent,
+        circuitBreaker: false,
+      });
+    }
+  }
+
+  /** Each node's name and circuit state (`closed` when breakers are off), in node order. */
+  nodeStates(): { node: string; circuit: CircuitState }[] {
+    return this.adapters.map((adapter) => ({
+      node: adapter.name,
+      circuit: this.breakers.get(adapter)?.state ?? 'closed',
+    }));
+  }
+
+  /** Whether degraded mode is handing out process-local locks right now. */
+  get isDegraded(): boolean {
+    return this.degraded;
   }
 
   /** The defaults every acquisition starts from (library defaults merged with `lock`). */
@@ -220,7 +278,7 @@ export class Redlock implements LeaseDriver {
   async isLocked(resources: Resources): Promise<boolean> {
     this.assertOpen();
     const { keys, resources: names } = this.target(resources);
-    const results = await fanOut(
+    const results = await this.ask(
       this.adapters,
       (adapter) => adapter.inspect(keys),
       nodeTimeoutOf(this.defaults),
@@ -276,6 +334,12 @@ export class Redlock implements LeaseDriver {
         attempts += 1;
         waiter?.reset();
         const outcome = await this.attempt(target, opts, timeout, autoExtend);
+        if (outcome instanceof Lease && this.degraded) this.setDegraded(false, target.resources);
+        if (!(outcome instanceof Lease) && !outcome.busy && this.fallback) {
+          // No quorum: degraded mode hands out a process-local lock instead of failing.
+          this.setDegraded(true, target.resources);
+          return this.fallback.obtain(target, opts, autoExtend);
+        }
         if (outcome instanceof Lease) {
           if (signal?.aborted) {
             // The caller gave up while the attempt was in flight and will never see this lock.
@@ -348,7 +412,7 @@ export class Redlock implements LeaseDriver {
       retention: FENCE_RETENTION_MS,
     };
     const start = this.clock.now();
-    const results = await fanOut(
+    const results = await this.ask(
       this.adapters,
       (adapter) => adapter.acquire(keys, value, ttl, fence),
       timeout,
@@ -418,7 +482,7 @@ export class Redlock implements LeaseDriver {
 
     // Take back whatever this attempt took, on every node, before anyone retries.
     if (cleanup.length > 0) {
-      await fanOut(cleanup, (adapter) => adapter.release(keys, value), timeout);
+      await this.ask(cleanup, (adapter) => adapter.release(keys, value), timeout);
     }
     return {
       busy: answered >= quorum && acquired < quorum,
@@ -451,7 +515,7 @@ export class Redlock implements LeaseDriver {
       return result.status === 'ok' && result.value.acquired;
     });
     const quorum = this.quorum;
-    const synced = await fanOut(
+    const synced = await this.ask(
       granted,
       (adapter) =>
         adapter.syncFence(keys, value, { seed: token, retention: FENCE_RETENTION_MS, token }),
@@ -469,7 +533,7 @@ export class Redlock implements LeaseDriver {
     const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
     const quorum = this.quorum;
     const start = this.clock.now();
-    const results = await fanOut(
+    const results = await this.ask(
       this.adapters,
       (adapter) =>
         adapter.extend(lease.keys, lease.value, ttl, { seed: 0, retention: FENCE_RETENTION_MS }),
@@ -501,7 +565,7 @@ export class Redlock implements LeaseDriver {
   async releaseLease(lease: Lease): Promise<ReleaseStatus> {
     this.held.delete(lease);
     const quorum = this.quorum;
-    const results = await fanOut(
+    const results = await this.ask(
       this.adapters,
       (adapter) => adapter.release(lease.keys, lease.value),
       lease.nodeTimeout,
@@ -545,6 +609,56 @@ export class Redlock implements LeaseDriver {
 
   // ---- helpers -----------------------------------------------------------------------------
 
+  /** `fanOut` through the circuit breakers; a node silent past the timeout counts as failed. */
+  private ask<T>(
+    adapters: readonly LockAdapter[],
+    call: (adapter: LockAdapter) => Promise<T>,
+    timeout: number,
+    decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
+  ): Promise<NodeResult<T>[]> {
+    if (this.breakers.size === 0) return fanOut(adapters, call, timeout, decided);
+    return fanOut(adapters, this.guard(call), timeout, decided, (index) =>
+      this.breakers.get(adapters[index]!)?.failure(`no answer within ${timeout} ms`),
+    );
+  }
+
+  /**
+   * Routes a per-node call through the node's circuit breaker: skipped at once while the
+   * circuit is open, and its outcome counted when it settles.
+   */
+  private guard<T>(
+    call: (adapter: LockAdapter) => Promise<T>,
+  ): (adapter: LockAdapter) => Promise<T> {
+    return (adapter) => {
+      const breaker = this.breakers.get(adapter);
+      if (!breaker) return call(adapter);
+      if (!breaker.allow()) {
+        return Promise.reject(new NodeSkippedError(adapter.name, breaker.lastFailure));
+      }
+      const promise = call(adapter);
+      promise.then(
+        () => breaker.success(),
+        (error: unknown) => breaker.failure(safeMessage(error)),
+      );
+      return promise;
+    };
+  }
+
+  private setDegraded(active: boolean, resources: readonly string[]): void {
+    if (this.degraded === active) return;
+    this.degraded = active;
+    if (active) {
+      this.logger?.warn(
+        'DEGRADED MODE: no quorum of lock nodes answers; locks are now process-local and do NOT exclude other instances.',
+      );
+    } else {
+      this.logger?.warn(
+        'Degraded mode over: a quorum of lock nodes answers again; locks are distributed.',
+      );
+    }
+    this.emit({ type: 'degraded', resources, active });
+  }
+
   /** Validates resource names and maps them to keys (`keyPrefix + resource`), deduplicated. */
   target(resources: Resources): Target {
     const list: readonly unknown[] =
@@ -553,21 +667,28 @@ export class Redlock implements LeaseDriver {
         : Array.isArray(resources)
           ? resources
           : [resources];
-    if (list.length === 0) throw new LockKeyError('Give at least one resource to lock.');
+    if (list.length === 0) {
+      throw new LockKeyError('Give at least one resource to lock.', {
+        code: 'ERR_REDLOCK_EMPTY_KEY',
+      });
+    }
     const names: string[] = [];
     const keys: string[] = [];
     for (const resource of list) {
       if (typeof resource !== 'string' || resource.length === 0) {
         throw new LockKeyError(
           `A resource must be a non-empty string, got ${describe(resource)}.`,
-          { resources: names },
+          {
+            resources: names,
+            code: resource === '' ? 'ERR_REDLOCK_EMPTY_KEY' : 'ERR_REDLOCK_INVALID_KEY',
+          },
         );
       }
       const key = this.keyPrefix + resource;
       if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
         throw new LockKeyError(
           `Key for resource ${describe(resource)} is ${Buffer.byteLength(key)} bytes; the limit is ${MAX_KEY_BYTES} (prefix included). Use a shorter name or a hash of it.`,
-          { resources: [resource.slice(0, 64)] },
+          { resources: [resource.slice(0, 64)], code: 'ERR_REDLOCK_KEY_TOO_LONG' },
         );
       }
       if (keys.includes(key)) continue;
@@ -579,6 +700,7 @@ export class Redlock implements LeaseDriver {
         adapter.validateKeys?.(keys);
       } catch (error) {
         throw new LockKeyError(`${adapter.name}: ${messageOf(error)}`, {
+          code: 'ERR_REDLOCK_CROSS_SLOT',
           resources: names,
           cause: error,
         });
@@ -614,6 +736,23 @@ export class Redlock implements LeaseDriver {
       this.logger?.error(`A redlock event listener threw: ${messageOf(error)}`);
     }
   }
+}
+
+function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions {
+  const { failureThreshold = 5, coolDown = 2_000 } = options;
+  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
+    throw new RedlockConfigError(
+      'circuitBreaker.failureThreshold',
+      `expected a whole number >= 1, got ${describe(failureThreshold)}`,
+    );
+  }
+  if (typeof coolDown !== 'number' || !Number.isFinite(coolDown) || coolDown < 0) {
+    throw new RedlockConfigError(
+      'circuitBreaker.coolDown',
+      `expected ms >= 0, got ${describe(coolDown)}`,
+    );
+  }
+  return { failureThreshold, coolDown };
 }
 
 function countOk(results: readonly NodeResult<unknown>[]): number {

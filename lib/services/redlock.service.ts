@@ -68,6 +68,10 @@ export class RedlockService
       lock: options.lock,
       logger: this.logger,
       onEvent: (event) => this.dispatch(event, options.onEvent),
+      circuitBreaker: options.circuitBreaker,
+      degraded: options.degradedMode
+        ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
+        : undefined,
     });
   }
 

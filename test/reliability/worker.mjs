@@ -105,7 +105,8 @@ async function criticalSection(resource, lock) {
 
 async function run() {
   running = true;
-  while (running) {
+  const quota = config.quota ?? Infinity;
+  while (running && stats.criticalSections < quota) {
     const resource = pick();
     const started = performance.now();
     let lock;
