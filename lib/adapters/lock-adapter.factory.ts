@@ -33,8 +33,8 @@ export const LOCK_CLIENT_OPTIONS = {
   // Never replay an in-flight lock command after a reconnect: its answer was already given up.
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
-  // Backstop only: the engine's per-node timeout is shorter and decides first.
-  commandTimeout: 5_000,
+  // No per-command timer (ioredis commandTimeout costs one per command): the engine's per-node
+  // timeout decides every call, and the circuit breaker stops sending to a node that hangs.
   connectTimeout: 5_000,
   // A client that never connected otherwise keeps a 2 s timer alive after close.
   disconnectTimeout: 200,

@@ -47,7 +47,10 @@ export class Lease {
   deadline: number;
   autoExtend: boolean;
   private state: 'held' | 'released' | 'lost' = 'held';
-  private readonly controller = new AbortController();
+  // Created on first access to `signal`: most locks are never watched, and an AbortController
+  // plus the DOMException of an abort cost more than the rest of an uncontended acquisition.
+  private controller: AbortController | undefined;
+  private lostError: LockLostError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private releasing: Promise<ReleaseStatus> | undefined;
 
@@ -70,7 +73,17 @@ export class Lease {
   }
 
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.state === 'released') this.controller.abort(releasedReason());
+      else if (this.lostError) this.controller.abort(this.lostError);
+    }
     return this.controller.signal;
+  }
+
+  /** The error the lease was lost with, if it was. */
+  get lost(): LockLostError | undefined {
+    return this.lostError;
   }
 
   get released(): boolean {
@@ -115,7 +128,7 @@ export class Lease {
     if (!this.releasing) {
       if (this.state === 'held') this.state = 'released';
       clearTimeout(this.timer);
-      this.controller.abort(new DOMException('The lock was released.', 'AbortError'));
+      this.controller?.abort(releasedReason());
       this.releasing = this.driver.releaseLease(this);
     }
     return this.releasing;
@@ -132,7 +145,8 @@ export class Lease {
             resources: this.resources,
           })
         : reason;
-    this.controller.abort(error);
+    this.lostError = error;
+    this.controller?.abort(error);
     this.driver.leaseLost(this, error);
   }
 
@@ -146,9 +160,8 @@ export class Lease {
         },
       );
     }
-    const reason: unknown = this.controller.signal.reason;
-    return reason instanceof LockLostError
-      ? reason
+    return this.lostError
+      ? this.lostError
       : new LockLostError(`Cannot ${operation} the lock on ${what}: it has expired.`, {
           resources: this.resources,
         });
@@ -266,4 +279,8 @@ export class Lock implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
+}
+
+function releasedReason(): DOMException {
+  return new DOMException('The lock was released.', 'AbortError');
 }

@@ -20,12 +20,23 @@ const TIMEOUT: NodeResult<never> = { status: 'timeout' };
  * overwritten by compare-and-set scripts sent afterwards on the same connection. `overdue` is
  * told of every node still silent at `timeout`, even after an early answer.
  */
+/**
+ * Watches a fan-out per node, for circuit breakers: `allow` may refuse a call (it then settles
+ * as an error at once), `settled` sees every answer (also late ones), `overdue` every node still
+ * silent at the timeout (also after an early decision).
+ */
+export interface FanOutObserver {
+  allow(index: number): Error | undefined;
+  settled(index: number, ok: boolean, error?: unknown): void;
+  overdue(index: number): void;
+}
+
 export function fanOut<T>(
   adapters: readonly LockAdapter[],
-  call: (adapter: LockAdapter, index: number) => Promise<T>,
+  call: (adapter: LockAdapter) => Promise<T>,
   timeout: number,
   decided: (results: readonly NodeResult<T>[], pending: number) => boolean = () => false,
-  overdue?: (index: number) => void,
+  observer?: FanOutObserver,
 ): Promise<NodeResult<T>[]> {
   const results: NodeResult<T>[] = adapters.map(() => PENDING);
   const answered: boolean[] = adapters.map(() => false);
@@ -35,8 +46,8 @@ export function fanOut<T>(
     const finish = (): void => {
       if (!open) return;
       open = false;
-      // With an `overdue` listener the timer outlives an early answer, to report hung nodes.
-      if (!overdue || pending === 0) clearTimeout(timer);
+      // With an observer the timer outlives an early answer, to report hung nodes.
+      if (!observer || pending === 0) clearTimeout(timer);
       resolve(results);
     };
     const settle = (index: number, result: NodeResult<T>): void => {
@@ -52,25 +63,37 @@ export function fanOut<T>(
     const timer = setTimeout(() => {
       for (let i = 0; i < results.length; i += 1) {
         if (answered[i]) continue;
-        overdue?.(i);
+        observer?.overdue(i);
         if (open) results[i] = TIMEOUT;
       }
       finish();
     }, timeout);
-    adapters.forEach((adapter, index) => {
+    for (let index = 0; index < adapters.length; index += 1) {
+      const refused = observer?.allow(index);
+      if (refused) {
+        settle(index, { status: 'error', error: refused });
+        continue;
+      }
       let promise: Promise<T>;
       try {
-        promise = call(adapter, index);
+        promise = call(adapters[index]!);
       } catch (error) {
         // An adapter that throws instead of rejecting still counts as that node's error.
+        observer?.settled(index, false, error);
         settle(index, { status: 'error', error });
-        return;
+        continue;
       }
       promise.then(
-        (value) => settle(index, { status: 'ok', value }),
-        (error: unknown) => settle(index, { status: 'error', error }),
+        (value) => {
+          observer?.settled(index, true);
+          settle(index, { status: 'ok', value });
+        },
+        (error: unknown) => {
+          observer?.settled(index, false, error);
+          settle(index, { status: 'error', error });
+        },
       );
-    });
+    }
   });
 }
 

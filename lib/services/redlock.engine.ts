@@ -32,7 +32,13 @@ import {
   type CircuitState,
   NodeSkippedError,
 } from './circuit-breaker.js';
-import { describeNodes, fanOut, type NodeResult, safeMessage } from './quorum.js';
+import {
+  describeNodes,
+  fanOut,
+  type FanOutObserver,
+  type NodeResult,
+  safeMessage,
+} from './quorum.js';
 import { LocalReleases, ReleaseWaiter } from './release-waiter.js';
 
 /** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
@@ -117,6 +123,10 @@ export class Redlock implements LeaseDriver {
   private readonly fallback: Redlock | undefined;
   private degraded = false;
   private closed = false;
+  private observer: FanOutObserver | undefined;
+  // Callers of this process waiting for the same keys, in arrival order (see obtain).
+  private readonly queues = new Map<string, ReleaseWaiter[]>();
+  private readonly nodeTimeoutLabel = 'no answer within the per-node timeout';
 
   constructor(
     readonly adapters: readonly LockAdapter[],
@@ -268,8 +278,7 @@ export class Redlock implements LeaseDriver {
           },
         ),
       throwIfLost: () => {
-        const reason: unknown = lease.signal.reason;
-        if (reason instanceof LockLostError) throw reason;
+        if (lease.lost) throw lease.lost;
       },
     };
   }
@@ -326,11 +335,21 @@ export class Redlock implements LeaseDriver {
     const started = this.clock.now();
     const waitUntil = started + opts.wait;
     const timeout = nodeTimeoutOf(opts);
+    const queueId = target.keys.join('\n');
     let waiter: ReleaseWaiter | undefined;
     let attempts = 0;
-    let failure: Failure;
+    let failure: Failure | undefined;
+    let acquired = false;
     try {
+      // Callers in this process queue in order: one that arrives while others wait joins the
+      // line instead of racing them (it would win every time, being one round trip ahead of
+      // their release notification).
+      if (opts.wait > 0 && (this.queues.get(queueId)?.length ?? 0) > 0) {
+        waiter = await this.joinQueue(queueId, target, Math.min(timeout, opts.wait));
+        await waiter.wait(Math.max(0, waitUntil - this.clock.now()), signal);
+      }
       for (;;) {
+        if (failure && waitUntil - this.clock.now() <= 0) break;
         attempts += 1;
         waiter?.reset();
         const outcome = await this.attempt(target, opts, timeout, autoExtend);
@@ -346,6 +365,7 @@ export class Redlock implements LeaseDriver {
             await outcome.release().catch(() => undefined);
             signal.throwIfAborted();
           }
+          acquired = true;
           this.emit({
             type: 'acquired',
             resources: target.resources,
@@ -361,25 +381,58 @@ export class Redlock implements LeaseDriver {
         if (!waiter) {
           // Subscribe only once contended, then retry at once: a release that happened while
           // subscribing would otherwise go unnoticed until the timer.
-          waiter = new ReleaseWaiter(this.adapters, target.keys, this.local);
-          await waiter.subscribe(Math.min(timeout, remaining));
+          waiter = await this.joinQueue(queueId, target, Math.min(timeout, remaining));
           signal?.throwIfAborted();
           continue;
         }
-        await waiter.wait(this.sleepFor(attempts, opts, failure, remaining), signal);
+        // Only the head of the line wakes on a release; everyone still wakes on the fallback
+        // timer, so a holder that expires instead of releasing cannot stall the line.
+        await waiter.wait(this.sleepFor(attempts, opts, outcome, remaining), signal);
       }
     } finally {
-      waiter?.close();
+      if (waiter) this.leaveQueue(queueId, waiter, acquired);
     }
-    const error = this.failureError(target, failure, opts);
+    // Every path out of the loop above went through at least one failed attempt.
+    const failed = failure;
+    const error = this.failureError(target, failed, opts);
     this.emit({
       type: 'failed',
       resources: target.resources,
       attempts,
       error,
-      nodes: failure.nodes,
+      nodes: failed.nodes,
     });
     return error;
+  }
+
+  /** Joins this process's line for `keys`, subscribed to their release notifications. */
+  private async joinQueue(id: string, target: Target, timeout: number): Promise<ReleaseWaiter> {
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = []));
+    const line = queue;
+    const waiter: ReleaseWaiter = new ReleaseWaiter(
+      this.adapters,
+      target.keys,
+      this.local,
+      () => line[0] === waiter,
+    );
+    line.push(waiter);
+    await waiter.subscribe(timeout);
+    return waiter;
+  }
+
+  /**
+   * Leaves the line. A head that got the lock leaves the next caller to be woken by its
+   * release; a head that gave up hands its turn on at once.
+   */
+  private leaveQueue(id: string, waiter: ReleaseWaiter, acquired: boolean): void {
+    waiter.close();
+    const queue = this.queues.get(id);
+    if (!queue) return;
+    const index = queue.indexOf(waiter);
+    if (index >= 0) queue.splice(index, 1);
+    if (queue.length === 0) this.queues.delete(id);
+    else if (index === 0 && !acquired) queue[0]!.promote();
   }
 
   private sleepFor(
@@ -617,30 +670,28 @@ export class Redlock implements LeaseDriver {
     decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
   ): Promise<NodeResult<T>[]> {
     if (this.breakers.size === 0) return fanOut(adapters, call, timeout, decided);
-    return fanOut(adapters, this.guard(call), timeout, decided, (index) =>
-      this.breakers.get(adapters[index]!)?.failure(`no answer within ${timeout} ms`),
-    );
+    const observer =
+      adapters === this.adapters
+        ? (this.observer ??= this.observe(this.adapters, this.nodeTimeoutLabel))
+        : this.observe(adapters, this.nodeTimeoutLabel);
+    return fanOut(adapters, call, timeout, decided, observer);
   }
 
-  /**
-   * Routes a per-node call through the node's circuit breaker: skipped at once while the
-   * circuit is open, and its outcome counted when it settles.
-   */
-  private guard<T>(
-    call: (adapter: LockAdapter) => Promise<T>,
-  ): (adapter: LockAdapter) => Promise<T> {
-    return (adapter) => {
-      const breaker = this.breakers.get(adapter);
-      if (!breaker) return call(adapter);
-      if (!breaker.allow()) {
-        return Promise.reject(new NodeSkippedError(adapter.name, breaker.lastFailure));
-      }
-      const promise = call(adapter);
-      promise.then(
-        () => breaker.success(),
-        (error: unknown) => breaker.failure(safeMessage(error)),
-      );
-      return promise;
+  /** Feeds a fan-out's per-node outcomes to the nodes' circuit breakers. */
+  private observe(adapters: readonly LockAdapter[], silence: string): FanOutObserver {
+    const breakers = adapters.map((adapter) => this.breakers.get(adapter));
+    return {
+      allow: (index) => {
+        const breaker = breakers[index];
+        return !breaker || breaker.allow()
+          ? undefined
+          : new NodeSkippedError(adapters[index]!.name, breaker.lastFailure);
+      },
+      settled: (index, ok, error) => {
+        if (ok) breakers[index]?.success();
+        else breakers[index]?.failure(safeMessage(error));
+      },
+      overdue: (index) => breakers[index]?.failure(silence),
     };
   }
 

@@ -47,16 +47,24 @@ export class ReleaseWaiter {
   private readonly stops: (() => void)[] = [];
   private closed = false;
   private readonly listener = (): void => {
-    this.notified = true;
-    this.wake?.();
+    // Only the head of this process's line reacts to a release; the others wait their turn.
+    if (this.isHead()) this.promote();
   };
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
     private readonly keys: readonly string[],
     local: LocalReleases,
+    /** Whether this waiter is first in line among this process's waiters for the keys. */
+    readonly isHead: () => boolean = () => true,
   ) {
     this.stops.push(local.on(keys, this.listener));
+  }
+
+  /** Wakes the waiter now (or lets its next `wait` return at once). */
+  promote(): void {
+    this.notified = true;
+    this.wake?.();
   }
 
   /**

@@ -257,3 +257,34 @@ describe('Lock disposal', () => {
     await node.close();
   });
 });
+
+describe('waiting in line within one process', () => {
+  it('hands the lock on in arrival order, and a newcomer joins the back instead of barging', async () => {
+    const node = new MemoryLockAdapter();
+    const redlock = new Redlock([node]);
+    const order: string[] = [];
+    const holder = await redlock.acquire('line');
+    const take = (name: string) =>
+      redlock.acquire('line', { wait: 10_000, retryDelay: 60_000 }).then(async (lock) => {
+        order.push(name);
+        // Give the next in line a chance to be passed over, then release.
+        await new Promise((resolve) => setImmediate(resolve));
+        await lock.release();
+      });
+    const b = take('b');
+    // Let b fail its first attempt and queue before c arrives.
+    while (redlock['queues'].get('lock:line')?.length !== 1)
+      await new Promise((r) => setImmediate(r));
+    const c = take('c');
+    while (redlock['queues'].get('lock:line')?.length !== 2)
+      await new Promise((r) => setImmediate(r));
+    // d arrives the moment the lock is free, before b has heard of the release: without the
+    // line it would take the lock first, being one step ahead of the notification.
+    const released = holder.release();
+    const d = take('d');
+    await released;
+    await Promise.all([b, c, d]);
+    expect(order).toEqual(['b', 'c', 'd']);
+    await node.close();
+  });
+});
