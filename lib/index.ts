@@ -70,3 +70,17 @@ export {
   type IoredisLockAdapterOptions,
 } from './adapters/ioredis.adapter.js';
 export { MemoryLockAdapter, type MemoryLockAdapterOptions } from './adapters/memory.adapter.js';
+export {
+  IovalkeyLockAdapter,
+  type IovalkeyClient,
+  type IovalkeyLockAdapterOptions,
+} from './adapters/iovalkey.adapter.js';
+export {
+  NodeRedisLockAdapter,
+  type NodeRedisLockAdapterOptions,
+} from './adapters/node-redis.adapter.js';
+export type {
+  NodeRedisClient,
+  NodeRedisClusterClient,
+  NodeRedisStandaloneClient,
+} from './adapters/node-redis.client.js';

@@ -1,12 +1,12 @@
-import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type {
   AcquireReply,
   FenceArgs,
   LockAdapter,
   OwnerReply,
 } from '../interfaces/lock-adapter.interface.js';
-import { clusterSafe, helperName } from './redis-keys.js';
+import { assertSameClusterSlot } from './cluster-keys.js';
+import { helperName } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
   EXTEND_SCRIPT,
@@ -67,19 +67,26 @@ interface Channel {
  */
 export class IoredisLockAdapter implements LockAdapter {
   readonly name: string;
-  private readonly scripts: ScriptClient;
+  // ES private (#) fields: the client and its duplicate carry credentials in their options,
+  // and unlike TypeScript's `private` these stay out of util.inspect and JSON.stringify.
+  readonly #client: IoredisClient;
+  readonly #scripts: ScriptClient;
+  #subscriber: IoredisClient | undefined;
+  #lastError: Error | undefined;
   private readonly owned: boolean;
   private readonly onError: ((error: Error) => void) | undefined;
-  private subscriber: IoredisClient | undefined;
   private readonly channels = new Map<string, Channel>();
   private sharded: Promise<boolean> | undefined;
   private closed = false;
 
-  constructor(
-    private readonly client: IoredisClient,
-    options: IoredisLockAdapterOptions = {},
-  ) {
+  constructor(client: IoredisClient, options: IoredisLockAdapterOptions = {}) {
+    this.#client = client;
     this.owned = options.owned ?? false;
+    if (this.owned) {
+      // Kept to explain failed calls: "not connected" alone does not say what to fix.
+      client.on('error', (error: Error) => (this.#lastError = error));
+      client.on('ready', () => (this.#lastError = undefined));
+    }
     this.onError = options.onError;
     this.name = options.name ?? describeClient(client);
     for (const [command, lua] of Object.values(COMMANDS)) {
@@ -87,30 +94,36 @@ export class IoredisLockAdapter implements LockAdapter {
         client.defineCommand(command, { lua });
       }
     }
-    this.scripts = client as unknown as ScriptClient;
+    this.#scripts = client as unknown as ScriptClient;
+  }
+
+  /** Runs a script call; a failure while disconnected says why the node is unreachable. */
+  async #call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const status = this.#client.status;
+      if (status === 'ready') throw error;
+      const cause = this.#lastError ? `: ${stripCredentials(this.#lastError.message)}` : '';
+      throw new Error(`${this.name} is not connected (${status})${cause}`, { cause: error });
+    }
+  }
+
+  toJSON(): { name: string } {
+    return { name: this.name };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `IoredisLockAdapter { name: '${this.name}' }`;
   }
 
   /** The ioredis client this adapter sends lock commands through. */
   get redis(): IoredisClient {
-    return this.client;
+    return this.#client;
   }
 
   validateKeys(keys: readonly string[]): void {
-    if (!(this.client instanceof Cluster)) return;
-    for (const key of keys) {
-      if (!clusterSafe(key)) {
-        throw new Error(
-          `Key "${key}" has a '}' outside a {hash tag}; on Redis Cluster put a non-empty {tag} before it.`,
-        );
-      }
-    }
-    const slot = calculateSlot(keys[0]!);
-    if (keys.some((key) => calculateSlot(key) !== slot)) {
-      throw new Error(
-        `Keys ${keys.map((k) => `"${k}"`).join(', ')} fall in different Cluster hash slots; ` +
-          'give the resources a common {hash tag} (e.g. "account:{42}:from", "account:{42}:to") to lock them together.',
-      );
-    }
+    if (isCluster(this.#client)) assertSameClusterSlot(keys);
   }
 
   async acquire(
@@ -119,14 +132,16 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<AcquireReply> {
-    const reply = (await this.scripts.nestjsRedlockAcquire(
-      keys.length * 2,
-      ...keys,
-      ...fenceKeys(keys),
-      value,
-      ttl,
-      fence.seed,
-      fence.retention,
+    const reply = (await this.#call(() =>
+      this.#scripts.nestjsRedlockAcquire(
+        keys.length * 2,
+        ...keys,
+        ...fenceKeys(keys),
+        value,
+        ttl,
+        fence.seed,
+        fence.retention,
+      ),
     )) as [number, number | string];
     return reply[0] === 1
       ? { acquired: true, fence: Number(reply[1]) }
@@ -140,13 +155,15 @@ export class IoredisLockAdapter implements LockAdapter {
     fence: FenceArgs,
   ): Promise<OwnerReply> {
     return ownerReply(
-      await this.scripts.nestjsRedlockExtend(
-        keys.length * 2,
-        ...keys,
-        ...fenceKeys(keys),
-        value,
-        ttl,
-        fence.retention,
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockExtend(
+          keys.length * 2,
+          ...keys,
+          ...fenceKeys(keys),
+          value,
+          ttl,
+          fence.retention,
+        ),
       ),
     );
   }
@@ -154,12 +171,14 @@ export class IoredisLockAdapter implements LockAdapter {
   async release(keys: readonly string[], value: string): Promise<OwnerReply> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
     return ownerReply(
-      await this.scripts.nestjsRedlockRelease(
-        keys.length,
-        ...keys,
-        value,
-        publish,
-        ...keys.map((key) => helperName(key, 'released')),
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockRelease(
+          keys.length,
+          ...keys,
+          value,
+          publish,
+          ...keys.map((key) => helperName(key, 'released')),
+        ),
       ),
     );
   }
@@ -170,19 +189,21 @@ export class IoredisLockAdapter implements LockAdapter {
     fence: FenceArgs & { token: number },
   ): Promise<OwnerReply> {
     return ownerReply(
-      await this.scripts.nestjsRedlockSyncFence(
-        keys.length * 2,
-        ...keys,
-        ...fenceKeys(keys),
-        value,
-        fence.token,
-        fence.retention,
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockSyncFence(
+          keys.length * 2,
+          ...keys,
+          ...fenceKeys(keys),
+          value,
+          fence.token,
+          fence.retention,
+        ),
       ),
     );
   }
 
   async inspect(keys: readonly string[]): Promise<number> {
-    return Number(await this.scripts.nestjsRedlockInspect(keys.length, ...keys));
+    return Number(await this.#call(() => this.#scripts.nestjsRedlockInspect(keys.length, ...keys)));
   }
 
   async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
@@ -208,11 +229,11 @@ export class IoredisLockAdapter implements LockAdapter {
   }
 
   async ping(): Promise<void> {
-    await this.client.ping();
+    await this.#client.ping();
   }
 
   async ready(timeout: number): Promise<void> {
-    const client = this.client;
+    const client = this.#client;
     if (client.status === 'ready') return;
     if (client.status === 'wait') void client.connect().catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -238,11 +259,11 @@ export class IoredisLockAdapter implements LockAdapter {
     if (this.closed) return;
     this.closed = true;
     this.channels.clear();
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
     // The subscriber is always ours, even on a client the application owns.
     if (subscriber) subscriber.disconnect();
-    if (this.owned) await quit(this.client);
+    if (this.owned) await quit(this.#client);
   }
 
   private assertOpen(): void {
@@ -272,7 +293,7 @@ export class IoredisLockAdapter implements LockAdapter {
     const channel = this.channels.get(name);
     if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
     this.channels.delete(name);
-    const subscriber = this.subscriber;
+    const subscriber = this.#subscriber;
     if (!subscriber) return;
     // Commands on one connection run in order, so a later re-subscribe cannot be overtaken.
     const done = sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name);
@@ -280,14 +301,13 @@ export class IoredisLockAdapter implements LockAdapter {
   }
 
   private getSubscriber(sharded: boolean): IoredisClient {
-    if (this.subscriber) return this.subscriber;
-    const client = this.client;
+    if (this.#subscriber) return this.#subscriber;
+    const client = this.#client;
     // Subscriptions may queue while the connection comes up: the engine bounds each wait with
     // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
-    const subscriber =
-      client instanceof Cluster
-        ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
-        : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
+    const subscriber = isCluster(client)
+      ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
+      : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
     const dispatch = (channel: string): void => {
       const entry = this.channels.get(channel);
       if (!entry) return;
@@ -296,15 +316,19 @@ export class IoredisLockAdapter implements LockAdapter {
     subscriber.on('message', dispatch);
     subscriber.on('smessage', dispatch);
     subscriber.on('error', (error: Error) => this.onError?.(error));
-    this.subscriber = subscriber;
+    this.#subscriber = subscriber;
     return subscriber;
   }
 
   private useShardedPubSub(): Promise<boolean> {
-    if (!(this.client instanceof Cluster)) return Promise.resolve(false);
+    // A client without the `shardedSubscribers` option (iovalkey 0.4, older ioredis) sends
+    // every SSUBSCRIBE to one node, which answers MOVED for other shards: use PUBLISH there.
+    if (!isCluster(this.#client) || !('shardedSubscribers' in this.#client.options)) {
+      return Promise.resolve(false);
+    }
     if (!this.sharded) {
       // Redis 7 added sharded pub/sub; older clusters broadcast every PUBLISH to all nodes.
-      const probe = this.client
+      const probe = this.#client
         .call('COMMAND', 'INFO', 'SPUBLISH')
         .then((reply) => Array.isArray(reply) && reply[0] != null);
       this.sharded = probe;
@@ -314,6 +338,14 @@ export class IoredisLockAdapter implements LockAdapter {
     }
     return this.sharded;
   }
+}
+
+/**
+ * Duck-typed rather than `instanceof Cluster`, so ioredis-compatible forks (iovalkey) work too
+ * and this module needs no runtime import of ioredis.
+ */
+function isCluster(client: IoredisClient): client is Cluster {
+  return client.isCluster;
 }
 
 function fenceKeys(keys: readonly string[]): string[] {
@@ -337,7 +369,7 @@ async function quit(client: IoredisClient): Promise<void> {
 
 /** A name for logs and errors built from the address only, so no credential can leak. */
 export function describeClient(client: IoredisClient): string {
-  if (client instanceof Cluster) {
+  if (isCluster(client)) {
     const nodes = (client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
     const addresses = nodes.map((node) =>
       typeof node === 'object' && node !== null
@@ -359,5 +391,6 @@ export function describeClient(client: IoredisClient): string {
 }
 
 function stripCredentials(text: string): string {
-  return text.replace(/\/\/[^@/]*@/, '//');
+  // Up to the last '@' of the address: a password may itself contain '@'.
+  return text.replace(/\/\/\S*@/g, '//');
 }

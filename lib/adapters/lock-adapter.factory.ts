@@ -1,6 +1,9 @@
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import { IoredisLockAdapter } from './ioredis.adapter.js';
+import { type IovalkeyClient, IovalkeyLockAdapter } from './iovalkey.adapter.js';
+import { NodeRedisLockAdapter } from './node-redis.adapter.js';
+import type { NodeRedisClient } from './node-redis.client.js';
 import { MemoryLockAdapter } from './memory.adapter.js';
 
 /** A Redis Cluster node: its startup nodes and the options of the ioredis `Cluster`. */
@@ -20,11 +23,20 @@ export interface SentinelNodeConfig extends RedisOptions {
  * - a URL: `redis://[user:pass@]host:port[/db]`, `rediss://` (TLS), `memory://[name]`;
  * - ioredis `RedisOptions`, or `{ sentinels, name, ... }` for a Sentinel-managed master;
  * - `{ cluster: [...startupNodes], options? }` for a Redis Cluster;
- * - an ioredis `Redis` or `Cluster` you created (never closed by this library);
+ * - an ioredis `Redis` or `Cluster` you created (never closed by this library), or a client of
+ *   iovalkey (Valkey's fork of ioredis) or node-redis (`createClient`, `createCluster`);
  * - any `LockAdapter` (never closed by this library either).
  */
 export type RedlockNode =
-  string | RedisOptions | SentinelNodeConfig | ClusterNodeConfig | Redis | Cluster | LockAdapter;
+  | string
+  | RedisOptions
+  | SentinelNodeConfig
+  | ClusterNodeConfig
+  | Redis
+  | Cluster
+  | IovalkeyClient
+  | NodeRedisClient
+  | LockAdapter;
 
 /** Options forced onto clients this library creates, so lock commands fail fast. */
 export const LOCK_CLIENT_OPTIONS = {
@@ -53,6 +65,29 @@ export function isLockAdapter(value: unknown): value is LockAdapter {
   );
 }
 
+/** An ioredis-compatible client from another package (iovalkey), recognised by shape. */
+export function isIoredisLike(value: unknown): value is IovalkeyClient {
+  if (typeof value !== 'object' || value === null) return false;
+  const client = value as Record<string, unknown>;
+  return (
+    typeof client.defineCommand === 'function' &&
+    typeof client.duplicate === 'function' &&
+    typeof client.isCluster === 'boolean'
+  );
+}
+
+/** A node-redis client (`createClient`/`createCluster`), recognised by shape. */
+export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
+  if (typeof value !== 'object' || value === null) return false;
+  const client = value as Record<string, unknown>;
+  return (
+    typeof client.sendCommand === 'function' &&
+    typeof client.duplicate === 'function' &&
+    typeof client.isOpen === 'boolean' &&
+    typeof client.defineCommand !== 'function'
+  );
+}
+
 /**
  * Builds the adapter of one configured node. Clients built from URLs or options are owned by
  * the adapter (closed with it); clients and adapters passed in are not.
@@ -70,6 +105,8 @@ export function createLockAdapter(
     return new IoredisLockAdapter(node, { owned: false, onError: options.onError });
   }
   if (isLockAdapter(node)) return node;
+  if (isIoredisLike(node)) return new IovalkeyLockAdapter(node, { onError: options.onError });
+  if (isNodeRedisClient(node)) return new NodeRedisLockAdapter(node, { onError: options.onError });
   if (typeof node === 'string') {
     if (node.startsWith('memory:')) {
       const name = node.slice('memory:'.length).replace(/^\/\//, '');

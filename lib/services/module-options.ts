@@ -1,5 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
-import { isLockAdapter, type RedlockNode } from '../adapters/lock-adapter.factory.js';
+import {
+  isIoredisLike,
+  isLockAdapter,
+  isNodeRedisClient,
+  type RedlockNode,
+} from '../adapters/lock-adapter.factory.js';
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockModuleOptions } from '../interfaces/redlock-module-options.interface.js';
 import { DEFAULT_KEY_PREFIX } from '../redlock.constants.js';
@@ -91,7 +96,15 @@ function validateNode(node: unknown, option: string): void {
     validateUrl(node, option);
     return;
   }
-  if (node instanceof Redis || node instanceof Cluster || isLockAdapter(node)) return;
+  if (
+    node instanceof Redis ||
+    node instanceof Cluster ||
+    isLockAdapter(node) ||
+    isIoredisLike(node) ||
+    isNodeRedisClient(node)
+  ) {
+    return;
+  }
   if (typeof node !== 'object' || node === null || Array.isArray(node)) {
     throw new RedlockConfigError(
       option,
