@@ -89,6 +89,8 @@ interface Failure {
   /** Shortest remaining ttl a busy node reported, for the next sleep. */
   readonly holderTtl: number | undefined;
   readonly reason: string;
+  /** We took some nodes but not a quorum: a split vote with other contenders. */
+  readonly split: boolean;
 }
 
 const ACQUIRE_OUTCOME = (reply: { acquired: boolean }) => (reply.acquired ? 'acquired' : 'taken');
@@ -385,6 +387,16 @@ export class Redlock implements LeaseDriver {
           signal?.throwIfAborted();
           continue;
         }
+        if (outcome.split) {
+          // Split vote: every contender took some nodes and all are now taking them back. The
+          // releases would wake them all at once into the same split again; a random pause of a
+          // few round trips breaks the symmetry so that one of them gets a quorum.
+          await sleepUnlessAborted(
+            Math.random() * Math.min(remaining, 4 * timeoutFloor(timeout)),
+            signal,
+          );
+          continue;
+        }
         // Only the head of the line wakes on a release; everyone still wakes on the fallback
         // timer, so a holder that expires instead of releasing cannot stall the line.
         await waiter.wait(this.sleepFor(attempts, opts, outcome, remaining), signal);
@@ -542,6 +554,7 @@ export class Redlock implements LeaseDriver {
       nodes: describeNodes(this.adapters, results, ACQUIRE_OUTCOME),
       holderTtl,
       reason,
+      split: acquired > 0 && this.adapters.length > 1,
     };
   }
 
@@ -804,6 +817,26 @@ function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions 
     );
   }
   return { failureThreshold, coolDown };
+}
+
+/** A round trip's worth of pause, bounded by the per-node timeout: 1 ms, at most a tenth of it. */
+function timeoutFloor(timeout: number): number {
+  return Math.max(0.5, Math.min(1, timeout / 10));
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function countOk(results: readonly NodeResult<unknown>[]): number {
