@@ -27,7 +27,11 @@ export {
 } from './services/retry-policies.js';
 export type { CircuitBreakerOptions, CircuitState } from './services/circuit-breaker.js';
 export type { ResolvedRedlockOptions } from './services/module-options.js';
-export type { LockOptions, ResolvedLockOptions } from './interfaces/lock-options.interface.js';
+export type {
+  LockMode,
+  LockOptions,
+  ResolvedLockOptions,
+} from './interfaces/lock-options.interface.js';
 export type {
   AcquireReply,
   FenceArgs,
@@ -46,6 +50,7 @@ export {
   RedlockConfigError,
   RedlockError,
   RedlockUnavailableError,
+  WriteLockHeldError,
   type LockKeyErrorCode,
   type NodeOutcome,
   type NodeOutcomeKind,

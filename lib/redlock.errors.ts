@@ -70,6 +70,12 @@ export class LockNotAcquiredError extends RedlockError {
   }
 }
 
+/**
+ * A read lock stayed unavailable for the whole wait because a writer held the resource or was
+ * waiting for it (writers go first, so they are never starved by readers).
+ */
+export class WriteLockHeldError extends LockNotAcquiredError {}
+
 /** Fewer than a quorum of nodes answered: the lock state is unknown. HTTP 503 on controllers. */
 export class RedlockUnavailableError extends RedlockError {}
 

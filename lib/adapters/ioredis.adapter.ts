@@ -9,6 +9,9 @@ import { assertSameClusterSlot } from './cluster-keys.js';
 import { helperName } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
+  ACQUIRE_SHARED_SCRIPT,
+  EXTEND_SHARED_SCRIPT,
+  RELEASE_SHARED_SCRIPT,
   EXTEND_SCRIPT,
   INSPECT_SCRIPT,
   RELEASE_SCRIPT,
@@ -40,6 +43,9 @@ const COMMANDS = {
   release: ['nestjsRedlockRelease', RELEASE_SCRIPT],
   syncFence: ['nestjsRedlockSyncFence', SYNC_FENCE_SCRIPT],
   inspect: ['nestjsRedlockInspect', INSPECT_SCRIPT],
+  acquireShared: ['nestjsRedlockAcquireShared', ACQUIRE_SHARED_SCRIPT],
+  extendShared: ['nestjsRedlockExtendShared', EXTEND_SHARED_SCRIPT],
+  releaseShared: ['nestjsRedlockReleaseShared', RELEASE_SHARED_SCRIPT],
 } as const;
 
 type ScriptName = (typeof COMMANDS)[keyof typeof COMMANDS][0];
@@ -197,6 +203,61 @@ export class IoredisLockAdapter implements LockAdapter {
           value,
           fence.token,
           fence.retention,
+        ),
+      ),
+    );
+  }
+
+  async acquireShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    _fence: FenceArgs,
+  ): Promise<AcquireReply> {
+    const reply = (await this.#call(() =>
+      this.#scripts.nestjsRedlockAcquireShared(
+        keys.length * 2,
+        ...keys,
+        ...fenceKeys(keys),
+        value,
+        ttl,
+      ),
+    )) as [number, number | string];
+    return reply[0] === 1
+      ? { acquired: true, fence: Number(reply[1]) }
+      : { acquired: false, ttl: Number(reply[1]) };
+  }
+
+  async extendShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply> {
+    return ownerReply(
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockExtendShared(
+          keys.length * 2,
+          ...keys,
+          ...fenceKeys(keys),
+          value,
+          ttl,
+          fence.retention,
+        ),
+      ),
+    );
+  }
+
+  async releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    return ownerReply(
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockReleaseShared(
+          keys.length,
+          ...keys,
+          value,
+          publish,
+          ...keys.map((key) => helperName(key, 'released')),
         ),
       ),
     );

@@ -87,6 +87,28 @@ export class IovalkeyLockAdapter implements LockAdapter {
     return this.#inner.syncFence(keys, value, fence);
   }
 
+  acquireShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<AcquireReply> {
+    return this.#inner.acquireShared(keys, value, ttl, fence);
+  }
+
+  extendShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply> {
+    return this.#inner.extendShared(keys, value, ttl, fence);
+  }
+
+  releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return this.#inner.releaseShared(keys, value);
+  }
+
   inspect(keys: readonly string[]): Promise<number> {
     return this.#inner.inspect(keys);
   }

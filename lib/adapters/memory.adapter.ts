@@ -36,6 +36,20 @@ interface FenceEntry extends Expiring {
   counter: number;
 }
 
+interface ReaderSet {
+  readonly members: Map<string, number>;
+  intentUntil: number;
+}
+
+/** How long a writer that found readers keeps new readers out (renewed while it waits). */
+const WRITER_INTENT_MS = 1_000;
+
+function lastExpiry(readers: ReaderSet): number {
+  let last = readers.intentUntil;
+  for (const expiresAt of readers.members.values()) last = Math.max(last, expiresAt);
+  return last;
+}
+
 interface Subscription {
   readonly listener: () => void;
   active: boolean;
@@ -72,6 +86,9 @@ export class MemoryLockAdapter implements LockAdapter {
   private readonly locks = new ExpiringMap<LockEntry>();
   private readonly fences = new ExpiringMap<FenceEntry>();
   private readonly subscriptions = new Map<string, Set<Subscription>>();
+  // Read leases per key: owner value -> expiry, and until when a waiting writer keeps new
+  // readers out. Emptied sets are dropped on access.
+  private readonly readers = new Map<string, ReaderSet>();
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private closed = false;
 
@@ -98,6 +115,14 @@ export class MemoryLockAdapter implements LockAdapter {
       for (const key of keys) {
         const held = this.locks.get(key, now);
         if (held !== undefined) busy = Math.max(busy, held.expiresAt - now);
+        const readers = this.liveReaders(key, now);
+        if (readers !== undefined && readers.members.size > 0) {
+          // Mark the wait so no new reader gets in (writers are not starved), and come back
+          // before the mark expires or when the last reader's lease ends.
+          const intent = Math.min(ttl, WRITER_INTENT_MS);
+          readers.intentUntil = now + intent;
+          busy = Math.max(busy, Math.min(lastExpiry(readers) - now, intent / 2));
+        }
       }
       // Rounded up like a whole-millisecond PTTL that never undershoots, so a waiter that
       // sleeps this long finds the key gone.
@@ -109,6 +134,7 @@ export class MemoryLockAdapter implements LockAdapter {
       }
       const expiresAt = now + ttl;
       for (const key of keys) {
+        this.readers.delete(key);
         this.locks.set(key, { value, expiresAt });
         this.fences.set(key, { counter: token, expiresAt: expiresAt + fence.retention });
       }
@@ -198,6 +224,79 @@ export class MemoryLockAdapter implements LockAdapter {
     });
   }
 
+  acquireShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<AcquireReply> {
+    return this.run(keys, (now): AcquireReply => {
+      assertTtl(ttl);
+      assertFence(fence);
+      let busy = -1;
+      for (const key of keys) {
+        const held = this.locks.get(key, now);
+        if (held !== undefined) busy = Math.max(busy, held.expiresAt - now);
+        const readers = this.liveReaders(key, now);
+        if (readers !== undefined && readers.intentUntil > now) {
+          busy = Math.max(busy, readers.intentUntil - now);
+        }
+      }
+      if (busy >= 0) return { acquired: false, ttl: Math.ceil(busy) };
+      let token = 0;
+      for (const key of keys) {
+        let readers = this.readers.get(key);
+        if (readers === undefined)
+          this.readers.set(key, (readers = { members: new Map(), intentUntil: 0 }));
+        readers.members.set(value, now + ttl);
+        token = Math.max(token, this.fences.get(key, now)?.counter ?? 0);
+      }
+      return { acquired: true, fence: token };
+    });
+  }
+
+  extendShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply> {
+    return this.run(keys, (now): OwnerReply => {
+      assertTtl(ttl);
+      for (const key of keys) {
+        if (this.locks.get(key, now) !== undefined) return 'taken';
+        if (this.liveReaders(key, now)?.members.has(value) !== true) return 'expired';
+      }
+      for (const key of keys) {
+        this.readers.get(key)!.members.set(value, now + ttl);
+        const counter = this.fences.get(key, now);
+        if (counter !== undefined)
+          counter.expiresAt = Math.max(counter.expiresAt, now + ttl + fence.retention);
+      }
+      return 'ok';
+    });
+  }
+
+  releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return this.run(keys, (now): OwnerReply => {
+      let released = false;
+      for (const key of keys) {
+        const readers = this.liveReaders(key, now);
+        if (readers === undefined || !readers.members.delete(value)) continue;
+        released = true;
+        if (readers.members.size > 0) continue;
+        if (readers.intentUntil <= now) this.readers.delete(key);
+        // The last reader left: a waiting writer may go.
+        for (const subscription of this.subscriptions.get(key) ?? []) {
+          queueMicrotask(() => {
+            if (subscription.active) subscription.listener();
+          });
+        }
+      }
+      return released ? 'ok' : 'expired';
+    });
+  }
+
   inspect(keys: readonly string[]): Promise<number> {
     return this.run(
       keys,
@@ -206,6 +305,10 @@ export class MemoryLockAdapter implements LockAdapter {
         for (const key of keys) {
           const held = this.locks.get(key, now);
           if (held !== undefined) longest = Math.max(longest, Math.ceil(held.expiresAt - now));
+          const readers = this.liveReaders(key, now);
+          if (readers !== undefined && readers.members.size > 0) {
+            longest = Math.max(longest, Math.ceil(lastExpiry(readers) - now));
+          }
         }
         return longest;
       },
@@ -250,6 +353,7 @@ export class MemoryLockAdapter implements LockAdapter {
       clearInterval(this.sweepTimer);
       this.locks.clear();
       this.fences.clear();
+      this.readers.clear();
       // Pending notifications check `active`, so nothing is delivered after close.
       for (const set of this.subscriptions.values()) {
         for (const subscription of set) subscription.active = false;
@@ -300,6 +404,20 @@ export class MemoryLockAdapter implements LockAdapter {
    * The entries of `keys` if every one holds `value`; otherwise the compare-and-set verdict:
    * `taken` when any key holds another value, `expired` when some are merely gone.
    */
+  /** The key's read leases with expired ones dropped; `undefined` when none is left. */
+  private liveReaders(key: string, now: number): ReaderSet | undefined {
+    const readers = this.readers.get(key);
+    if (readers === undefined) return undefined;
+    for (const [member, expiresAt] of readers.members) {
+      if (expiresAt <= now) readers.members.delete(member);
+    }
+    if (readers.members.size === 0 && readers.intentUntil <= now) {
+      this.readers.delete(key);
+      return undefined;
+    }
+    return readers;
+  }
+
   private ownedEntries(
     keys: readonly string[],
     value: string,

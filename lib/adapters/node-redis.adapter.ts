@@ -15,6 +15,9 @@ import {
 import { helperName } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
+  ACQUIRE_SHARED_SCRIPT,
+  EXTEND_SHARED_SCRIPT,
+  RELEASE_SHARED_SCRIPT,
   EXTEND_SCRIPT,
   INSPECT_SCRIPT,
   RELEASE_SCRIPT,
@@ -58,6 +61,9 @@ const SCRIPTS = {
   release: script(RELEASE_SCRIPT),
   syncFence: script(SYNC_FENCE_SCRIPT),
   inspect: script(INSPECT_SCRIPT),
+  acquireShared: script(ACQUIRE_SHARED_SCRIPT),
+  extendShared: script(EXTEND_SHARED_SCRIPT),
+  releaseShared: script(RELEASE_SHARED_SCRIPT),
 } as const;
 
 interface Channel {
@@ -172,6 +178,38 @@ export class NodeRedisLockAdapter implements LockAdapter {
   ): Promise<OwnerReply> {
     const args = [value, fence.token, fence.retention];
     return ownerReply(await this.run(SCRIPTS.syncFence, this.withFences(keys), args));
+  }
+
+  async acquireShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    _fence: FenceArgs,
+  ): Promise<AcquireReply> {
+    const reply = (await this.run(SCRIPTS.acquireShared, this.withFences(keys), [value, ttl])) as [
+      unknown,
+      unknown,
+    ];
+    return Number(reply[0]) === 1
+      ? { acquired: true, fence: Number(reply[1]) }
+      : { acquired: false, ttl: Number(reply[1]) };
+  }
+
+  async extendShared(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply> {
+    const args = [value, ttl, fence.retention];
+    return ownerReply(await this.run(SCRIPTS.extendShared, this.withFences(keys), args));
+  }
+
+  async releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    const full = this.prefixed(keys);
+    const channels = full.map((key) => helperName(key, 'released'));
+    return ownerReply(await this.run(SCRIPTS.releaseShared, full, [value, publish, ...channels]));
   }
 
   async inspect(keys: readonly string[]): Promise<number> {

@@ -7,19 +7,63 @@
  * Numbers that may exceed 2^53 never occur: fences are microsecond timestamps (~2^51).
  */
 
+/** Helpers shared by the scripts that know about readers (see `SHARED_*`). */
+const READERS = `
+-- Readers hold a lock key as a sorted set: member = reader's owner value, score = its expiry
+-- (server ms); the member WRITER_INTENT marks a waiting writer and keeps new readers out.
+local WRITER_INTENT = '\\0writer'
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function live_readers(k, now)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
+  local count = redis.call('ZCARD', k)
+  if redis.call('ZSCORE', k, WRITER_INTENT) then count = count - 1 end
+  return count
+end
+local function keep_until_last(k, now)
+  local last = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIRE', k, math.max(1, tonumber(last[2]) - now)) end
+end
+-- The owner value of an exclusive lock; '' for a key readers hold, false when absent.
+local function owner(k)
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then return '' end
+  return v
+end
+`;
+
 /**
  * Takes every lock key for ARGV[1] with ttl ARGV[2] ms only when none exists (all or nothing).
  * On success it raises each fencing counter to max(ARGV[3], every counter + 1), keeps it for
  * ttl + ARGV[4] ms and returns {1, fence}. When a key is held it changes nothing and returns
  * {0, longest remaining ttl} (-1 when a key has no expiry) so waiters never oversleep.
  */
-export const ACQUIRE_SCRIPT = `
+export const ACQUIRE_SCRIPT = `${READERS}
 local n = #KEYS / 2
 local longest = nil
+local busy = function(pttl)
+  if longest == nil or pttl == -1 or (longest ~= -1 and pttl > longest) then longest = pttl end
+end
 for i = 1, n do
   local pttl = redis.call('PTTL', KEYS[i])
   if pttl ~= -2 then
-    if longest == nil or pttl == -1 or (longest ~= -1 and pttl > longest) then longest = pttl end
+    if redis.call('TYPE', KEYS[i]).ok == 'zset' then
+      -- Readers: wait for them, and mark the wait so that no new reader gets in meanwhile
+      -- (writers are never starved by a steady stream of readers).
+      local now = now_ms()
+      if live_readers(KEYS[i], now) > 0 then
+        local intent = math.min(tonumber(ARGV[2]), 1000)
+        redis.call('ZADD', KEYS[i], now + intent, WRITER_INTENT)
+        keep_until_last(KEYS[i], now)
+        local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+        -- Come back before the mark expires, or when the last reader's lease ends.
+        busy(math.min(tonumber(last[2]) - now, math.floor(intent / 2)))
+      end
+    else
+      busy(pttl)
+    end
   end
 end
 if longest ~= nil then return {0, longest} end
@@ -42,11 +86,11 @@ return {1, f}
  * every key holds ARGV[1]. Returns 'ok', or 'taken' when any key holds another value, or
  * 'expired' when keys are gone. A stale owner can never extend the next owner's lock.
  */
-export const EXTEND_SCRIPT = `
+export const EXTEND_SCRIPT = `${READERS}
 local n = #KEYS / 2
 local status = 'ok'
 for i = 1, n do
-  local v = redis.call('GET', KEYS[i])
+  local v = owner(KEYS[i])
   if v ~= ARGV[1] then
     if v then return 'taken' end
     status = 'expired'
@@ -66,11 +110,11 @@ return 'ok'
  * on the channel given at ARGV[2 + i]. Keys holding another value are left alone. Returns 'ok'
  * when every key was ours, else 'taken' if any holds another value, else 'expired'.
  */
-export const RELEASE_SCRIPT = `
+export const RELEASE_SCRIPT = `${READERS}
 local taken = false
 local expired = false
 for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
+  local v = owner(KEYS[i])
   if v == ARGV[1] then
     redis.call('DEL', KEYS[i])
     redis.call(ARGV[2], ARGV[2 + i], '')
@@ -89,11 +133,11 @@ return 'ok'
  * Raises every fencing counter to at least ARGV[2], kept ARGV[3] ms longer than its lock key,
  * only while every lock key holds ARGV[1]. Returns 'ok', 'taken' or 'expired' like EXTEND.
  */
-export const SYNC_FENCE_SCRIPT = `
+export const SYNC_FENCE_SCRIPT = `${READERS}
 local n = #KEYS / 2
 local status = 'ok'
 for i = 1, n do
-  local v = redis.call('GET', KEYS[i])
+  local v = owner(KEYS[i])
   if v ~= ARGV[1] then
     if v then return 'taken' end
     status = 'expired'
@@ -122,4 +166,81 @@ for i = 1, #KEYS do
   if pttl > longest then longest = pttl end
 end
 return longest
+`;
+
+/**
+ * Takes a read (shared) lease on every key for ARGV[1] with ttl ARGV[2] ms, all or nothing:
+ * refused while a writer holds a key (a string value) or waits for it (WRITER_INTENT), with the
+ * time to come back. Each reader expires on its own: a crashed reader blocks writers for its
+ * own ttl only. Returns {1, latest fencing token} (readers do not raise the counters).
+ */
+export const ACQUIRE_SHARED_SCRIPT = `${READERS}
+local n = #KEYS / 2
+local now = now_ms()
+local longest = nil
+for i = 1, n do
+  local k = KEYS[i]
+  local kind = redis.call('TYPE', k).ok
+  local wait = nil
+  if kind == 'string' then
+    wait = redis.call('PTTL', k)
+  elseif kind == 'zset' then
+    live_readers(k, now)
+    local intent = redis.call('ZSCORE', k, WRITER_INTENT)
+    if intent then wait = tonumber(intent) - now end
+  elseif kind ~= 'none' then
+    return redis.error_reply('lock key ' .. k .. ' holds a ' .. kind)
+  end
+  if wait ~= nil and (longest == nil or wait == -1 or (longest ~= -1 and wait > longest)) then
+    longest = wait
+  end
+end
+if longest ~= nil then return {0, longest} end
+local fence = 0
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], now + tonumber(ARGV[2]), ARGV[1])
+  keep_until_last(KEYS[i], now)
+  local c = tonumber(redis.call('GET', KEYS[n + i]))
+  if c ~= nil and c > fence then fence = c end
+end
+return {1, string.format('%d', fence)}
+`;
+
+/**
+ * Renews a read lease to ARGV[2] ms on every key only if the reader ARGV[1] still holds all of
+ * them. Returns 'ok', 'taken' (a writer holds a key) or 'expired'.
+ */
+export const EXTEND_SHARED_SCRIPT = `${READERS}
+local n = #KEYS / 2
+local now = now_ms()
+for i = 1, n do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind == 'string' then return 'taken' end
+  local score = kind == 'zset' and redis.call('ZSCORE', KEYS[i], ARGV[1])
+  if not score or tonumber(score) <= now then return 'expired' end
+end
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  keep_until_last(KEYS[i], now)
+  redis.call('PEXPIRE', KEYS[n + i], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+end
+return 'ok'
+`;
+
+/**
+ * Ends the read lease of ARGV[1] on every key. When a key has no reader left, announces it with
+ * ARGV[2] (PUBLISH or SPUBLISH) on the channel at ARGV[2 + i], so a waiting writer goes at once.
+ */
+export const RELEASE_SHARED_SCRIPT = `${READERS}
+local now = now_ms()
+local released = false
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  if redis.call('TYPE', k).ok == 'zset' and redis.call('ZREM', k, ARGV[1]) == 1 then
+    released = true
+    if live_readers(k, now) == 0 then redis.call(ARGV[2], ARGV[2 + i], '') end
+  end
+end
+if released then return 'ok' end
+return 'expired'
 `;

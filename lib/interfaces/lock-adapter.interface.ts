@@ -68,6 +68,30 @@ export interface LockAdapter {
     fence: FenceArgs & { token: number },
   ): Promise<OwnerReply>;
 
+  /**
+   * Read (shared) locks. Optional: the engine refuses read locks on a node without them.
+   *
+   * `acquireShared` adds `value` as one more reader of every key (all or nothing), each reader
+   * with its own expiry, and answers busy while a writer holds a key or waits for one: a writer
+   * that finds readers (in `acquire`) marks its wait so that no new reader gets in, so writers
+   * are not starved. The reply's `fence` is the latest counter, not raised. `extendShared`
+   * renews the reader's own expiry; `releaseShared` removes it and, when a key has no reader
+   * left, publishes the release notification. `acquire` treats keys held by readers as busy.
+   */
+  acquireShared?(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<AcquireReply>;
+  extendShared?(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fence: FenceArgs,
+  ): Promise<OwnerReply>;
+  releaseShared?(keys: readonly string[], value: string): Promise<OwnerReply>;
+
   /** Remaining ttl in ms of the longest-lived existing key: `-2` none exists, `-1` no expiry. */
   inspect(keys: readonly string[]): Promise<number>;
 

@@ -55,7 +55,16 @@ export interface LockOptions {
   autoExtend?: boolean;
   /** Abandons the wait (not a held lock) when aborted; the call rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * `'write'`: exclusive. `'read'`: shared with other readers, exclusive of writers; each reader
+   * expires on its own, and a waiting writer keeps new readers out so writers never starve.
+   * @default 'write'
+   */
+  mode?: LockMode;
 }
+
+/** Exclusive (`write`) or shared (`read`) lock. */
+export type LockMode = 'write' | 'read';
 
 /** `LockOptions` with every default applied; what the engine works with. */
 export interface ResolvedLockOptions {
@@ -68,4 +77,5 @@ export interface ResolvedLockOptions {
   nodeTimeout: number | undefined;
   autoExtend: boolean | undefined;
   signal: AbortSignal | undefined;
+  mode: LockMode;
 }

@@ -12,6 +12,7 @@ export const DEFAULT_LOCK_OPTIONS: Readonly<ResolvedLockOptions> = Object.freeze
   nodeTimeout: undefined,
   autoExtend: undefined,
   signal: undefined,
+  mode: 'write',
 });
 
 /** Largest ttl accepted: about 24 days, the longest delay a Node.js timer can wait for. */
@@ -93,6 +94,12 @@ export function validateLockOptions(options: ResolvedLockOptions, path = ''): vo
     throw new RedlockConfigError(
       name('autoExtend'),
       `expected true or false, got ${describe(options.autoExtend)}`,
+    );
+  }
+  if (options.mode !== 'write' && options.mode !== 'read') {
+    throw new RedlockConfigError(
+      name('mode'),
+      `expected 'write' or 'read', got ${describe(options.mode)}`,
     );
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {

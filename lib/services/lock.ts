@@ -1,3 +1,4 @@
+import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, type RedlockError } from '../redlock.errors.js';
 import type { Clock } from './clock.js';
@@ -26,6 +27,7 @@ export interface LeaseInit {
   readonly deadline: number;
   readonly autoExtend: boolean;
   readonly acquiredAt: number;
+  readonly mode: LockMode;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Lease {
   readonly nodeTimeout: number;
   readonly driftFactor: number;
   readonly acquiredAt: number;
+  readonly mode: LockMode;
   readonly lock: Lock;
   deadline: number;
   autoExtend: boolean;
@@ -68,6 +71,7 @@ export class Lease {
     this.deadline = init.deadline;
     this.autoExtend = init.autoExtend;
     this.acquiredAt = init.acquiredAt;
+    this.mode = init.mode;
     this.lock = new Lock(this);
     this.schedule();
   }
@@ -221,6 +225,11 @@ export class Lock implements AsyncDisposable {
   /** @internal Locks come from `RedlockService`; they are not constructed by applications. */
   constructor(lease: Lease) {
     this.#lease = lease;
+  }
+
+  /** `'write'` (exclusive) or `'read'` (shared with other readers). */
+  get mode(): LockMode {
+    return this.#lease.mode;
   }
 
   /** The locked resources, without the key prefix. */

@@ -16,6 +16,7 @@ import {
   RedlockConfigError,
   RedlockError,
   RedlockUnavailableError,
+  WriteLockHeldError,
 } from '../redlock.errors.js';
 import { type Clock, systemClock } from './clock.js';
 import { Lease, type LeaseDriver, type Lock } from './lock.js';
@@ -208,6 +209,19 @@ export class Redlock implements LeaseDriver {
     throw lease;
   }
 
+  /**
+   * A read (shared) lock: any number of readers at once, none while a writer holds the
+   * resources or waits for them. Rejects with `WriteLockHeldError` when that lasts the wait.
+   */
+  acquireRead(resources: Resources, options?: LockOptions): Promise<Lock> {
+    return this.acquire(resources, { ...options, mode: 'read' });
+  }
+
+  /** A write (exclusive) lock: the same as `acquire`, named for symmetry with `acquireRead`. */
+  acquireWrite(resources: Resources, options?: LockOptions): Promise<Lock> {
+    return this.acquire(resources, { ...options, mode: 'write' });
+  }
+
   /** One attempt: the lock, or `null` when the resources are busy. */
   async tryAcquire(resources: Resources, options?: LockOptions): Promise<Lock | null> {
     const opts = { ...this.resolveOptions(options), wait: 0 };
@@ -248,7 +262,11 @@ export class Redlock implements LeaseDriver {
     const opts = this.resolveOptions(options);
     const target = this.target(resources);
     const live = (this.context.getStore() ?? []).filter((lease) => lease.isHeld());
-    const covering = live.find((lease) => target.keys.every((key) => lease.keys.includes(key)));
+    // A held write lock covers reads and writes; a held read lock covers reads only.
+    const covers = (lease: Lease) => lease.mode === 'write' || opts.mode === 'read';
+    const covering = live.find(
+      (lease) => covers(lease) && target.keys.every((key) => lease.keys.includes(key)),
+    );
     if (covering) {
       const lock = covering.lock;
       return {
@@ -259,7 +277,9 @@ export class Redlock implements LeaseDriver {
       };
     }
     // Only what the chain does not hold yet: taking a held key again would wait on ourselves.
-    const missing = target.keys.filter((key) => !live.some((lease) => lease.keys.includes(key)));
+    const missing = target.keys.filter(
+      (key) => !live.some((lease) => covers(lease) && lease.keys.includes(key)),
+    );
     const own =
       missing.length === target.keys.length
         ? target
@@ -332,6 +352,12 @@ export class Redlock implements LeaseDriver {
     autoExtend: boolean,
   ): Promise<Lease | RedlockError> {
     this.assertOpen();
+    if (opts.mode === 'read') {
+      const lacking = this.adapters.find((adapter) => typeof adapter.acquireShared !== 'function');
+      if (lacking) {
+        throw new RedlockConfigError('mode', `node ${lacking.name} does not support read locks`);
+      }
+    }
     const { signal } = opts;
     signal?.throwIfAborted();
     const started = this.clock.now();
@@ -470,6 +496,7 @@ export class Redlock implements LeaseDriver {
   ): Promise<Lease | Failure> {
     const { keys } = target;
     const { ttl } = opts;
+    const read = opts.mode === 'read';
     const quorum = this.quorum;
     const value = ownerValue();
     const fence: FenceArgs = {
@@ -479,7 +506,9 @@ export class Redlock implements LeaseDriver {
     const start = this.clock.now();
     const results = await this.ask(
       this.adapters,
-      (adapter) => adapter.acquire(keys, value, ttl, fence),
+      read
+        ? (adapter) => adapter.acquireShared!(keys, value, ttl, fence)
+        : (adapter) => adapter.acquire(keys, value, ttl, fence),
       timeout,
       (partial, pending) => {
         let acquired = 0;
@@ -521,7 +550,8 @@ export class Redlock implements LeaseDriver {
     if (acquired >= quorum) {
       let fencingToken = Math.max(...fences);
       let fenced = true;
-      if (fences.some((token) => token !== fencingToken)) {
+      // Readers do not raise the counters: they carry the latest write's token as it is.
+      if (!read && fences.some((token) => token !== fencingToken)) {
         fenced = await this.syncFences(results, keys, value, fencingToken, timeout);
         reason = 'the fencing counters could not be brought in line on a quorum';
       }
@@ -537,6 +567,7 @@ export class Redlock implements LeaseDriver {
           deadline,
           autoExtend,
           acquiredAt: start,
+          mode: opts.mode,
         });
         this.held.add(lease);
         return lease;
@@ -602,7 +633,15 @@ export class Redlock implements LeaseDriver {
     const results = await this.ask(
       this.adapters,
       (adapter) =>
-        adapter.extend(lease.keys, lease.value, ttl, { seed: 0, retention: FENCE_RETENTION_MS }),
+        lease.mode === 'read'
+          ? adapter.extendShared!(lease.keys, lease.value, ttl, {
+              seed: 0,
+              retention: FENCE_RETENTION_MS,
+            })
+          : adapter.extend(lease.keys, lease.value, ttl, {
+              seed: 0,
+              retention: FENCE_RETENTION_MS,
+            }),
       timeout,
       (partial) => countOk(partial) >= quorum,
     );
@@ -633,7 +672,10 @@ export class Redlock implements LeaseDriver {
     const quorum = this.quorum;
     const results = await this.ask(
       this.adapters,
-      (adapter) => adapter.release(lease.keys, lease.value),
+      (adapter) =>
+        lease.mode === 'read'
+          ? adapter.releaseShared!(lease.keys, lease.value)
+          : adapter.release(lease.keys, lease.value),
       lease.nodeTimeout,
       (partial) => countOk(partial) >= quorum,
     );
@@ -776,8 +818,11 @@ export class Redlock implements LeaseDriver {
   private failureError(target: Target, failure: Failure, opts: ResolvedLockOptions): RedlockError {
     const what = target.resources.join(', ');
     if (failure.busy) {
-      return new LockNotAcquiredError(
-        `Resource ${what} is locked by another owner` +
+      const ErrorClass = opts.mode === 'read' ? WriteLockHeldError : LockNotAcquiredError;
+      return new ErrorClass(
+        (opts.mode === 'read'
+          ? `Resource ${what} is write-locked, or a writer is waiting for it,`
+          : `Resource ${what} is locked by another owner`) +
           (opts.wait > 0 ? ` and stayed locked for the ${opts.wait} ms wait.` : '.'),
         { resources: target.resources, nodes: failure.nodes, retryAfter: failure.holderTtl },
       );

@@ -97,6 +97,27 @@ export class RedlockService
   }
 
   /**
+   * A read (shared) lock: many readers at once, none while a writer holds or waits for the
+   * resources. `using(resources, fn, { mode: 'read' })` and `@WithLock(key, { mode: 'read' })`
+   * take one too.
+   * @throws WriteLockHeldError when a writer held (or waited for) the resources for the whole wait.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.acquireRead('catalog');
+   * try { return await readCatalog(); } finally { await lock.release(); }
+   * ```
+   */
+  acquireRead(resources: Resources, options?: LockOptions): Promise<Lock> {
+    return this.engine.acquireRead(resources, options);
+  }
+
+  /** A write (exclusive) lock; the same as `acquire`. */
+  acquireWrite(resources: Resources, options?: LockOptions): Promise<Lock> {
+    return this.engine.acquireWrite(resources, options);
+  }
+
+  /**
    * One attempt; `null` when the resources are busy.
    *
    * @example
