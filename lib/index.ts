@@ -26,6 +26,11 @@ export {
   type ExponentialBackoffOptions,
 } from './services/retry-policies.js';
 export type { CircuitBreakerOptions, CircuitState } from './services/circuit-breaker.js';
+export type {
+  CredentialsOptions,
+  CredentialsStatus,
+  RedisCredentials,
+} from './services/credentials.js';
 export type { ResolvedRedlockOptions } from './services/module-options.js';
 export type {
   LockMode,

@@ -25,6 +25,8 @@ export type RedlockHealthResult = Record<
     reachable: number;
     /** Whether degraded mode is handing out process-local locks. */
     degraded: boolean;
+    /** Rotating credentials: last refresh and error (present with the `credentials` option). */
+    credentials?: { lastRefresh: number | undefined; lastError: string | undefined };
     nodes: RedlockNodeHealth[];
   }
 >;
@@ -52,6 +54,7 @@ export class RedlockHealthIndicator {
   ): Promise<RedlockHealthResult> {
     const timeout = options.timeout ?? 1_000;
     const circuits = this.redlock?.engine.nodeStates();
+    const credentials = this.redlock?.credentialsStatus();
     const nodes = await Promise.all(
       this.pools.map(async (pool, index) => ({
         ...(await probe(pool, timeout)),
@@ -66,6 +69,9 @@ export class RedlockHealthIndicator {
         quorum,
         reachable,
         degraded: this.redlock?.engine.isDegraded ?? false,
+        ...(credentials && {
+          credentials: { lastRefresh: credentials.lastRefresh, lastError: credentials.lastError },
+        }),
         nodes,
       },
     };

@@ -6,7 +6,8 @@ import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
 import type { RedlockModuleOptions } from './interfaces/redlock-module-options.interface.js';
 import { RedlockExceptionFilter } from './redlock-exception.filter.js';
 import { REDLOCK_CONNECTIONS, REDLOCK_OPTIONS, REDLOCK_POOLS } from './redlock.constants.js';
-import { RedlockConfigError } from './redlock.errors.js';
+import { RedlockConfigError, RedlockError } from './redlock.errors.js';
+import type { RedisCredentials } from './services/credentials.js';
 import { RedlockHealthIndicator } from './redlock.health-indicator.js';
 import { ConfigurableRedlockModule, REDLOCK_MODULE_OPTIONS } from './redlock.module-definition.js';
 import { resolveModuleOptions } from './services/module-options.js';
@@ -16,7 +17,7 @@ import { type RedlockConnections, RedlockService } from './services/redlock.serv
 const connectionsProvider: Provider = {
   provide: REDLOCK_CONNECTIONS,
   inject: [REDLOCK_MODULE_OPTIONS],
-  useFactory: (raw: RedlockModuleOptions): RedlockConnections => {
+  useFactory: async (raw: RedlockModuleOptions): Promise<RedlockConnections> => {
     let options;
     try {
       options = resolveModuleOptions(raw);
@@ -27,6 +28,19 @@ const connectionsProvider: Provider = {
       throw error;
     }
     const logger = options.logger === false ? undefined : (options.logger ?? new Logger('Redlock'));
+    let credentials: RedisCredentials | undefined;
+    if (options.credentials) {
+      try {
+        credentials = await options.credentials.provider();
+      } catch (error) {
+        // Raised at init like a bad option: without credentials no node can be reached.
+        return {
+          options: new RedlockError(`The credentials provider failed: ${safeMessage(error)}`),
+          pools: [],
+          owned: [],
+        };
+      }
+    }
     const pools: LockAdapter[] = [];
     const owned: LockAdapter[] = [];
     try {
@@ -41,6 +55,7 @@ const connectionsProvider: Provider = {
             last = message;
             logger?.warn(`Lock node ${name}: ${message}`);
           },
+          credentials,
         });
         name = adapter.name;
         pools.push(adapter);

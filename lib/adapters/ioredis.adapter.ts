@@ -115,6 +115,33 @@ export class IoredisLockAdapter implements LockAdapter {
     }
   }
 
+  /**
+   * Takes new credentials without replacing the connections: reconnects use them, and live
+   * connections (commands and release notifications) re-authenticate with AUTH.
+   */
+  async updateCredentials(credentials: { username?: string; password: string }): Promise<void> {
+    const auth = credentials.username
+      ? [credentials.username, credentials.password]
+      : [credentials.password];
+    const connections: IoredisClient[] = [this.#client];
+    if (this.#subscriber) connections.push(this.#subscriber);
+    const live: Promise<unknown>[] = [];
+    for (const connection of connections) {
+      if (isCluster(connection)) {
+        const redisOptions = (connection.options.redisOptions ??= {});
+        Object.assign(redisOptions, credentials);
+        for (const node of connection.nodes()) {
+          Object.assign(node.options, credentials);
+          if (node.status === 'ready') live.push(node.call('AUTH', ...auth));
+        }
+      } else {
+        Object.assign(connection.options, credentials);
+        if (connection.status === 'ready') live.push(connection.call('AUTH', ...auth));
+      }
+    }
+    await Promise.all(live);
+  }
+
   toJSON(): { name: string } {
     return { name: this.name };
   }

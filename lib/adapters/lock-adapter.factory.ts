@@ -99,8 +99,13 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
  */
 export function createLockAdapter(
   node: RedlockNode,
-  options: { onError?: (error: Error) => void } = {},
+  options: {
+    onError?: (error: Error) => void;
+    /** Credentials for clients this library creates (overriding those in the URL or options). */
+    credentials?: { username?: string; password: string };
+  } = {},
 ): LockAdapter {
+  const credentials = options.credentials ?? {};
   if (node instanceof Redis || node instanceof Cluster) {
     return new IoredisLockAdapter(node, { owned: false, onError: options.onError });
   }
@@ -112,7 +117,7 @@ export function createLockAdapter(
       const name = node.slice('memory:'.length).replace(/^\/\//, '');
       return new MemoryLockAdapter({ name: `memory://${name}` });
     }
-    return owned(new Redis(node, LOCK_CLIENT_OPTIONS), options.onError);
+    return owned(new Redis(node, { ...LOCK_CLIENT_OPTIONS, ...credentials }), options.onError);
   }
   if ('cluster' in node) {
     const { cluster, options: clusterOptions = {} } = node;
@@ -122,6 +127,7 @@ export function createLockAdapter(
       redisOptions: {
         ...LOCK_CLIENT_OPTIONS,
         ...clusterOptions.redisOptions,
+        ...credentials,
         autoResendUnfulfilledCommands: false,
       },
     });
@@ -131,6 +137,7 @@ export function createLockAdapter(
     new Redis({
       ...LOCK_CLIENT_OPTIONS,
       ...node,
+      ...credentials,
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
     }),

@@ -1,5 +1,6 @@
 import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
 import type { CircuitBreakerOptions } from '../services/circuit-breaker.js';
+import type { CredentialsOptions } from '../services/credentials.js';
 import type { LockOptions } from './lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
 
@@ -48,6 +49,13 @@ export interface RedlockModuleOptions {
    * @default false
    */
   degradedMode?: boolean;
+  /**
+   * Rotating credentials for the clients the module creates (URL and options nodes): the
+   * provider is asked at startup and every `refreshInterval` ms; connections take the new
+   * credentials without being replaced (held locks are kept). Status: `RedlockService
+   * .credentialsStatus()` and the health details. Never logged.
+   */
+  credentials?: CredentialsOptions;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
   onEvent?: (event: RedlockEvent) => void;
   /**

@@ -21,6 +21,7 @@ export interface ResolvedRedlockOptions {
   readonly logger: RedlockModuleOptions['logger'];
   readonly circuitBreaker: RedlockModuleOptions['circuitBreaker'];
   readonly degradedMode: boolean;
+  readonly credentials: RedlockModuleOptions['credentials'];
 }
 
 const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
@@ -75,7 +76,28 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
       `expected true or false, got ${describe(degradedMode)}`,
     );
   }
+  const { credentials } = options;
+  if (credentials !== undefined) {
+    if (
+      typeof credentials !== 'object' ||
+      credentials === null ||
+      typeof credentials.provider !== 'function'
+    ) {
+      throw new RedlockConfigError(
+        'credentials',
+        'expected { provider: () => credentials, refreshInterval? }',
+      );
+    }
+    const interval = credentials.refreshInterval ?? 300_000;
+    if (!Number.isInteger(interval) || interval < 1_000) {
+      throw new RedlockConfigError(
+        'credentials.refreshInterval',
+        `expected whole milliseconds >= 1000, got ${describe(interval)}`,
+      );
+    }
+  }
   const resolved = {
+    credentials,
     circuitBreaker,
     degradedMode,
     keyPrefix,

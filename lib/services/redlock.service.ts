@@ -14,6 +14,11 @@ import { REDLOCK_CONNECTIONS } from '../redlock.constants.js';
 import type { Lock } from './lock.js';
 import type { ResolvedRedlockOptions } from './module-options.js';
 import { MemoryLockAdapter } from '../adapters/memory.adapter.js';
+import {
+  type CredentialsStatus,
+  CredentialsRefresher,
+  type CredentialsTarget,
+} from './credentials.js';
 import { safeMessage } from './quorum.js';
 import { Redlock, type Resources } from './redlock.engine.js';
 
@@ -55,6 +60,7 @@ export class RedlockService
   private readonly logger: RedlockLogger | undefined;
   private readonly redlock: Redlock | undefined;
   private eventEmitter: EventEmitterLike | undefined;
+  private readonly credentials: CredentialsRefresher | undefined;
 
   constructor(
     @Inject(REDLOCK_CONNECTIONS) private readonly connections: RedlockConnections,
@@ -73,6 +79,13 @@ export class RedlockService
         ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
         : undefined,
     });
+    if (options.credentials) {
+      const targets = connections.owned.filter(
+        (adapter): adapter is LockAdapter & CredentialsTarget =>
+          typeof (adapter as Partial<CredentialsTarget>).updateCredentials === 'function',
+      );
+      this.credentials = new CredentialsRefresher(options.credentials, targets, this.logger);
+    }
   }
 
   /** The engine behind this service (quorum, adapters, defaults). */
@@ -156,6 +169,7 @@ export class RedlockService
     const { options, pools } = this.connections;
     if (options instanceof Error) throw options;
     this.eventEmitter = await this.findEventEmitter();
+    this.credentials?.start();
     if (pools.some((pool) => pool instanceof MemoryLockAdapter)) {
       this.logger?.log(
         'Using the in-memory lock store (memory://): locks are not shared with other processes.',
@@ -173,8 +187,22 @@ export class RedlockService
     });
   }
 
+  /**
+   * The state of rotating credentials (`credentials` option): last refresh, last error.
+   * `undefined` when the option is not used. Never contains the credentials.
+   */
+  credentialsStatus(): CredentialsStatus | undefined {
+    return this.credentials?.status;
+  }
+
+  /** Fetches and applies fresh credentials now, instead of waiting for the schedule. */
+  refreshCredentials(): Promise<boolean> {
+    return this.credentials?.refresh() ?? Promise.resolve(true);
+  }
+
   /** Releases the locks still held, while the connections are still open. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.credentials?.stop();
     await this.redlock?.close();
   }
 
