@@ -62,6 +62,7 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
     count: number,
     resources: readonly string[],
     quota?: number,
+    readWrite = false,
   ): Promise<Worker[]> {
     return Promise.all(
       Array.from({ length: count }, (_, id) => {
@@ -75,6 +76,7 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
               resources,
               lock: LOCK,
               quota,
+              readWrite,
             }),
           },
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -107,11 +109,13 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
       /** How long the workers run; or, with `quota`, until each has done that many sections. */
       seconds: number;
       quota?: number;
+      /** Workers take read locks 70 % of the time and write locks otherwise. */
+      readWrite?: boolean;
       faults?: (workers: Worker[]) => Promise<Partial<ScenarioResult>>;
     },
   ): Promise<ScenarioResult> {
     const resources = options.resources ?? HOT;
-    const workers = await spawnWorkers(4, resources, options.quota);
+    const workers = await spawnWorkers(4, resources, options.quota, options.readWrite);
     const started = performance.now();
     for (const worker of workers) worker.child.send({ type: 'run' });
     const window =
@@ -143,6 +147,9 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
       maxSettleMs: Math.round(Math.max(0, ...stats.map((s) => s.maxSettleMs))),
       faults: 0,
       pausedSignalAborted: sum(stats, 'pausedSignalAborted'),
+      reads: sum(stats, 'reads'),
+      writes: sum(stats, 'writes'),
+      maxWriteWaitMs: Math.round(Math.max(0, ...stats.map((s) => s.maxWriteWaitMs))),
       pausedSignalNotAborted: sum(stats, 'pausedSignalNotAborted'),
       ...extra,
     };
@@ -302,6 +309,20 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
     expect(result.pausedSignalAborted).toBe(1);
     expect(result.pausedSignalNotAborted).toBe(0);
     expect(result.staleRejected).toBe(1);
+  }, 60_000);
+
+  it('keeps readers apart from writers across processes, and writers are not starved', async () => {
+    const result = await scenario(
+      'read-write locks: 70 % readers, 30 % writers',
+      'no reader with a writer, no two writers; writers get through',
+      { seconds: 4, readWrite: true },
+    );
+    expect(result.reads).toBeGreaterThan(0);
+    expect(result.writes).toBeGreaterThan(0);
+    // No writer gave up (readers' give-ups would be WriteLockHeldError), and every write waited
+    // less than the whole wait: none starved behind the readers.
+    expect(result.errors.LockNotAcquiredError ?? 0).toBe(0);
+    expect(result.maxWriteWaitMs).toBeLessThan(LOCK.wait);
   }, 60_000);
 
   it('ignores wall-clock jumps of minutes in either direction', async () => {

@@ -31,6 +31,9 @@ const stats = {
   errors: {},
   unexpected: [],
   maxSettleMs: 0,
+  reads: 0,
+  writes: 0,
+  maxWriteWaitMs: 0,
 };
 let running = false;
 let blockNextMs = 0;
@@ -75,6 +78,22 @@ function busyWait(ms) {
   }
 }
 
+// Read-write mode: readers may overlap each other but never a writer; writers overlap nobody.
+async function readWriteSection(resource, lock) {
+  if (lock.mode === 'read') {
+    await data.incr(`readers:${resource}`);
+    if (Number(await data.get(`occ:${resource}`)) !== 0) stats.violations += 1;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (Number(await data.get(`occ:${resource}`)) !== 0) stats.violations += 1;
+    await data.decr(`readers:${resource}`);
+    stats.reads += 1;
+    return false; // not counted: readers do not touch the shared counter
+  }
+  stats.writes += 1;
+  if (Number(await data.get(`readers:${resource}`)) !== 0) stats.violations += 1;
+  return criticalSection(resource, lock);
+}
+
 async function criticalSection(resource, lock) {
   const seen = await data.incr(`acq:${resource}`);
   if (blockNextMs > 0) {
@@ -110,8 +129,12 @@ async function run() {
     const resource = pick();
     const started = performance.now();
     let lock;
+    const mode = config.readWrite && Math.random() < 0.7 ? 'read' : 'write';
     try {
-      lock = await redlock.acquire(resource);
+      lock = await redlock.acquire(resource, { mode });
+      if (mode === 'write') {
+        stats.maxWriteWaitMs = Math.max(stats.maxWriteWaitMs, performance.now() - started);
+      }
     } catch (error) {
       const settle = performance.now() - started;
       stats.maxSettleMs = Math.max(stats.maxSettleMs, settle);
@@ -127,7 +150,8 @@ async function run() {
       await new Promise(() => undefined); // the parent SIGKILLs us here, lock held
     }
     try {
-      if (await criticalSection(resource, lock)) stats.criticalSections += 1;
+      const section = config.readWrite ? readWriteSection : criticalSection;
+      if (await section(resource, lock)) stats.criticalSections += 1;
     } catch (error) {
       stats.unexpected.push(`critical section: ${String(error)}`);
     } finally {
