@@ -363,6 +363,8 @@ export class Redlock implements LeaseDriver {
     const started = this.clock.now();
     const waitUntil = started + opts.wait;
     const timeout = nodeTimeoutOf(opts);
+    // Writers line up; readers do not (they can all go in together once the writer is done).
+    const lined = opts.mode === 'write';
     const queueId = target.keys.join('\n');
     let waiter: ReleaseWaiter | undefined;
     let attempts = 0;
@@ -372,8 +374,8 @@ export class Redlock implements LeaseDriver {
       // Callers in this process queue in order: one that arrives while others wait joins the
       // line instead of racing them (it would win every time, being one round trip ahead of
       // their release notification).
-      if (opts.wait > 0 && (this.queues.get(queueId)?.length ?? 0) > 0) {
-        waiter = await this.joinQueue(queueId, target, Math.min(timeout, opts.wait));
+      if (lined && opts.wait > 0 && (this.queues.get(queueId)?.length ?? 0) > 0) {
+        waiter = await this.joinQueue(queueId, target, Math.min(timeout, opts.wait), lined);
         await waiter.wait(Math.max(0, waitUntil - this.clock.now()), signal);
       }
       for (;;) {
@@ -409,7 +411,7 @@ export class Redlock implements LeaseDriver {
         if (!waiter) {
           // Subscribe only once contended, then retry at once: a release that happened while
           // subscribing would otherwise go unnoticed until the timer.
-          waiter = await this.joinQueue(queueId, target, Math.min(timeout, remaining));
+          waiter = await this.joinQueue(queueId, target, Math.min(timeout, remaining), lined);
           signal?.throwIfAborted();
           continue;
         }
@@ -444,7 +446,17 @@ export class Redlock implements LeaseDriver {
   }
 
   /** Joins this process's line for `keys`, subscribed to their release notifications. */
-  private async joinQueue(id: string, target: Target, timeout: number): Promise<ReleaseWaiter> {
+  private async joinQueue(
+    id: string,
+    target: Target,
+    timeout: number,
+    lined: boolean,
+  ): Promise<ReleaseWaiter> {
+    if (!lined) {
+      const waiter = new ReleaseWaiter(this.adapters, target.keys, this.local);
+      await waiter.subscribe(timeout);
+      return waiter;
+    }
     let queue = this.queues.get(id);
     if (!queue) this.queues.set(id, (queue = []));
     const line = queue;
