@@ -6,6 +6,7 @@ import type {
   OwnerReply,
 } from '../interfaces/lock-adapter.interface.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
+import { ReleaseChannels } from './release-channels.js';
 import { helperName } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
@@ -54,11 +55,6 @@ type ScriptClient = Record<
   (numKeys: number, ...args: (string | number)[]) => Promise<unknown>
 >;
 
-interface Channel {
-  readonly listeners: Set<() => void>;
-  readonly subscribed: Promise<void>;
-}
-
 /**
  * A lock node on ioredis: a standalone server, a Sentinel-managed master, or a Redis Cluster.
  *
@@ -81,7 +77,7 @@ export class IoredisLockAdapter implements LockAdapter {
   #lastError: Error | undefined;
   private readonly owned: boolean;
   private readonly onError: ((error: Error) => void) | undefined;
-  private readonly channels = new Map<string, Channel>();
+  private readonly channels = new ReleaseChannels();
   private sharded: Promise<boolean> | undefined;
   private closed = false;
 
@@ -297,23 +293,19 @@ export class IoredisLockAdapter implements LockAdapter {
   async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
     this.assertOpen();
     const sharded = await this.useShardedPubSub();
-    const names = [...new Set(keys.map((key) => helperName(key, 'released')))];
-    const joined: string[] = [];
-    try {
-      for (const name of names) {
-        await this.join(name, listener, sharded);
-        joined.push(name);
-      }
-    } catch (error) {
-      for (const name of joined) this.leave(name, listener, sharded);
-      throw error;
-    }
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      for (const name of names) this.leave(name, listener, sharded);
-    };
+    const names = keys.map((key) => helperName(key, 'released'));
+    return this.channels.listen(names, listener, () => {
+      const subscriber = this.getSubscriber(sharded);
+      return sharded
+        ? {
+            subscribe: (c) => subscriber.ssubscribe(c),
+            unsubscribe: (c) => subscriber.sunsubscribe(c),
+          }
+        : {
+            subscribe: (c) => subscriber.subscribe(c),
+            unsubscribe: (c) => subscriber.unsubscribe(c),
+          };
+    });
   }
 
   async ping(): Promise<void> {
@@ -358,36 +350,6 @@ export class IoredisLockAdapter implements LockAdapter {
     if (this.closed) throw new Error(`${this.name}: adapter is closed`);
   }
 
-  private join(name: string, listener: () => void, sharded: boolean): Promise<void> {
-    let channel = this.channels.get(name);
-    if (!channel) {
-      const subscriber = this.getSubscriber(sharded);
-      const subscribed = (sharded ? subscriber.ssubscribe(name) : subscriber.subscribe(name)).then(
-        () => undefined,
-      );
-      channel = { listeners: new Set(), subscribed };
-      this.channels.set(name, channel);
-      const entry = channel;
-      subscribed.catch(() => {
-        // A failed subscription must not stay cached: the next waiter tries again.
-        if (this.channels.get(name) === entry) this.channels.delete(name);
-      });
-    }
-    channel.listeners.add(listener);
-    return channel.subscribed;
-  }
-
-  private leave(name: string, listener: () => void, sharded: boolean): void {
-    const channel = this.channels.get(name);
-    if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
-    this.channels.delete(name);
-    const subscriber = this.#subscriber;
-    if (!subscriber) return;
-    // Commands on one connection run in order, so a later re-subscribe cannot be overtaken.
-    const done = sharded ? subscriber.sunsubscribe(name) : subscriber.unsubscribe(name);
-    done.catch(() => undefined);
-  }
-
   private getSubscriber(sharded: boolean): IoredisClient {
     if (this.#subscriber) return this.#subscriber;
     const client = this.#client;
@@ -396,11 +358,7 @@ export class IoredisLockAdapter implements LockAdapter {
     const subscriber = isCluster(client)
       ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
       : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
-    const dispatch = (channel: string): void => {
-      const entry = this.channels.get(channel);
-      if (!entry) return;
-      for (const listener of [...entry.listeners]) listener();
-    };
+    const dispatch = (channel: string): void => this.channels.dispatch(channel);
     subscriber.on('message', dispatch);
     subscriber.on('smessage', dispatch);
     subscriber.on('error', (error: Error) => this.onError?.(error));

@@ -6,6 +6,7 @@ import type {
   OwnerReply,
 } from '../interfaces/lock-adapter.interface.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
+import { ReleaseChannels } from './release-channels.js';
 import {
   describeNodeRedisClient,
   isNodeRedisCluster,
@@ -66,11 +67,6 @@ const SCRIPTS = {
   releaseShared: script(RELEASE_SHARED_SCRIPT),
 } as const;
 
-interface Channel {
-  readonly listeners: Set<() => void>;
-  readonly subscribed: Promise<void>;
-}
-
 interface Subscriber {
   readonly connection: NodeRedisClient;
   readonly connected: Promise<void>;
@@ -101,15 +97,12 @@ export class NodeRedisLockAdapter implements LockAdapter {
   // unlike TypeScript's `private` these stay out of util.inspect and JSON.stringify.
   readonly #client: NodeRedisClient;
   #subscriber: Subscriber | undefined;
-  private readonly channels = new Map<string, Channel>();
+  private readonly channels = new ReleaseChannels();
   private sharded: Promise<boolean> | undefined;
   private closed = false;
   // One function for every channel, so node-redis can drop it per channel on unsubscribe.
-  private readonly dispatch: MessageListener = (_message, channel) => {
-    const entry = this.channels.get(String(channel));
-    if (!entry) return;
-    for (const listener of [...entry.listeners]) listener();
-  };
+  private readonly dispatch: MessageListener = (_message, channel) =>
+    this.channels.dispatch(String(channel));
 
   constructor(client: NodeRedisClient, options: NodeRedisLockAdapterOptions = {}) {
     this.#client = client;
@@ -219,23 +212,25 @@ export class NodeRedisLockAdapter implements LockAdapter {
   async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
     this.assertOpen();
     const sharded = await this.useShardedPubSub();
-    const names = [...new Set(this.prefixed(keys).map((key) => helperName(key, 'released')))];
-    const joined: string[] = [];
-    try {
-      for (const name of names) {
-        await this.join(name, listener, sharded);
-        joined.push(name);
-      }
-    } catch (error) {
-      for (const name of joined) this.leave(name, listener, sharded);
-      throw error;
-    }
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      for (const name of names) this.leave(name, listener, sharded);
-    };
+    const names = this.prefixed(keys).map((key) => helperName(key, 'released'));
+    return this.channels.listen(names, listener, () => {
+      const { connection, connected } = this.getSubscriber();
+      const shard = sharded && isNodeRedisCluster(connection) ? connection : undefined;
+      return {
+        subscribe: (name) =>
+          connected.then(() =>
+            shard
+              ? shard.sSubscribe(name, this.dispatch)
+              : connection.subscribe(name, this.dispatch),
+          ),
+        // Always with the listener: node-redis then marks the channel as unsubscribing, so a
+        // subscribe that follows before the reply sends a fresh SUBSCRIBE instead of being dropped.
+        unsubscribe: (name) =>
+          shard
+            ? shard.sUnsubscribe(name, this.dispatch)
+            : connection.unsubscribe(name, this.dispatch),
+      };
+    });
   }
 
   async ping(): Promise<void> {
@@ -322,42 +317,6 @@ export class NodeRedisLockAdapter implements LockAdapter {
 
   private assertOpen(): void {
     if (this.closed) throw new Error(`${this.name}: adapter is closed`);
-  }
-
-  private join(name: string, listener: () => void, sharded: boolean): Promise<void> {
-    let channel = this.channels.get(name);
-    if (!channel) {
-      const { connection, connected } = this.getSubscriber();
-      const subscribed = connected.then(() =>
-        sharded && isNodeRedisCluster(connection)
-          ? connection.sSubscribe(name, this.dispatch)
-          : connection.subscribe(name, this.dispatch),
-      );
-      channel = { listeners: new Set(), subscribed };
-      this.channels.set(name, channel);
-      const entry = channel;
-      subscribed.catch(() => {
-        // A failed subscription must not stay cached: the next waiter tries again.
-        if (this.channels.get(name) === entry) this.channels.delete(name);
-      });
-    }
-    channel.listeners.add(listener);
-    return channel.subscribed;
-  }
-
-  private leave(name: string, listener: () => void, sharded: boolean): void {
-    const channel = this.channels.get(name);
-    if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
-    this.channels.delete(name);
-    const connection = this.#subscriber?.connection;
-    if (!connection) return;
-    // Always with the listener: node-redis then marks the channel as unsubscribing, so a
-    // subscribe that follows before the reply sends a fresh SUBSCRIBE instead of being dropped.
-    const done =
-      sharded && isNodeRedisCluster(connection)
-        ? connection.sUnsubscribe(name, this.dispatch)
-        : connection.unsubscribe(name, this.dispatch);
-    done.catch(() => undefined);
   }
 
   private getSubscriber(): Subscriber {
