@@ -590,7 +590,14 @@ export class Redlock implements LeaseDriver {
 
     // Take back whatever this attempt took, on every node, before anyone retries.
     if (cleanup.length > 0) {
-      await this.ask(cleanup, (adapter) => adapter.release(keys, value), timeout);
+      // A reader's partial lease is a member of the readers' set, not the key's value.
+      await this.ask(
+        cleanup,
+        read
+          ? (adapter) => adapter.releaseShared!(keys, value)
+          : (adapter) => adapter.release(keys, value),
+        timeout,
+      );
     }
     return {
       busy: answered >= quorum && acquired < quorum,

@@ -145,3 +145,34 @@ describe.each(['3 Redis nodes', 'memory'] as const)('read-write locks (%s)', (ba
     await expect(upgrade).rejects.toBeInstanceOf(LockNotAcquiredError);
   });
 });
+
+describe('read-write locks over 5 Redis nodes', () => {
+  let fleet: RedisFleet;
+  let adapters: LockAdapter[];
+
+  beforeAll(async () => {
+    fleet = await startRedisFleet({ nodes: 5 });
+    adapters = await connectAdapters(fleet.urls);
+  }, 30_000);
+
+  afterAll(async () => {
+    await closeAdapters(adapters ?? []);
+    await fleet?.stop();
+  });
+
+  it('takes back a failed read attempt’s partial leases on every node', async () => {
+    const redlock = new Redlock(adapters, { lock: { nodeTimeout: 200 } });
+    const clients = fleet.nodes.map((node) => node.client());
+    const key = 'lock:rw:partial';
+    // A writer holds a majority: the reader gets 2 of 5 nodes, not a quorum.
+    await Promise.all([0, 1, 2].map((i) => clients[i]!.set(key, 'writer', 'PX', 60_000)));
+    await expect(redlock.acquireRead('rw:partial', { wait: 0 })).rejects.toBeInstanceOf(
+      WriteLockHeldError,
+    );
+    // No reader lease of ours is left on the two free nodes (it would block writers for its ttl).
+    expect(await Promise.all([3, 4].map((i) => clients[i]!.exists(key)))).toEqual([0, 0]);
+    await Promise.all([0, 1, 2].map((i) => clients[i]!.del(key)));
+    const writer = await redlock.acquireWrite('rw:partial', { wait: 0 });
+    await writer.release();
+  });
+});

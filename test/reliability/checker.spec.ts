@@ -311,16 +311,17 @@ describe('mutual exclusion under faults (5 lock nodes, 4 worker processes)', () 
     expect(result.staleRejected).toBe(1);
   }, 60_000);
 
-  it('keeps readers apart from writers across processes, and both make progress', async () => {
+  it('keeps readers apart from writers across processes, and writers are not starved', async () => {
     const result = await scenario(
       'read-write locks: 70 % readers, 30 % writers',
       'no reader with a writer, no two writers; writers get through',
       { seconds: 4, readWrite: true },
     );
-    // Both kinds make progress: writers are not starved behind the readers. (Give-ups under
-    // this much contention are reported in RELIABILITY.md, not asserted away.)
+    // Both kinds make progress, and no writer gave up behind the readers (a reader's give-up
+    // would be WriteLockHeldError): writers are not starved.
     expect(result.reads).toBeGreaterThan(0);
     expect(result.writes).toBeGreaterThan(0);
+    expect(result.errors.LockNotAcquiredError ?? 0).toBe(0);
   }, 60_000);
 
   it('ignores wall-clock jumps of minutes in either direction', async () => {
