@@ -229,8 +229,8 @@ describe('node-redis adapter', () => {
         }),
       );
       expect(options.name).toBe('redis://127.0.0.1:1/3');
-      const tls = new NodeRedisLockAdapter(createClient({ url: 'rediss://app:hunter2@10.0.0.5' }));
-      expect(tls.name).toBe('rediss://10.0.0.5:6379/0');
+      const tls = new NodeRedisLockAdapter(createClient({ url: 'rediss://app:hunter2@127.0.0.5' }));
+      expect(tls.name).toBe('rediss://127.0.0.5:6379/0');
       const clustered = new NodeRedisLockAdapter(
         createCluster({
           rootNodes: [
