@@ -27,20 +27,10 @@ import {
   resolveLockOptions,
   validateTtl,
 } from './lock-options.js';
-import {
-  CircuitBreaker,
-  type CircuitBreakerOptions,
-  type CircuitState,
-  NodeSkippedError,
-} from './circuit-breaker.js';
-import {
-  describeNodes,
-  fanOut,
-  type FanOutObserver,
-  type NodeResult,
-  safeMessage,
-} from './quorum.js';
-import { LocalReleases, ReleaseWaiter } from './release-waiter.js';
+import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
+import { NodeGuard } from './node-guard.js';
+import { describeNodes, type NodeResult } from './quorum.js';
+import { LocalReleases, type ReleaseWaiter, WaitingLines } from './release-waiter.js';
 
 /** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
 export interface RedlockEngineOptions {
@@ -122,14 +112,12 @@ export class Redlock implements LeaseDriver {
   private readonly local = new LocalReleases();
   // Per engine, so two applications in one process never see each other's held locks.
   private readonly context = new AsyncLocalStorage<readonly Lease[]>();
-  private readonly breakers = new Map<LockAdapter, CircuitBreaker>();
+  private readonly nodes: NodeGuard;
   private readonly fallback: Redlock | undefined;
   private degraded = false;
   private closed = false;
-  private observer: FanOutObserver | undefined;
   // Callers of this process waiting for the same keys, in arrival order (see obtain).
-  private readonly queues = new Map<string, ReleaseWaiter[]>();
-  private readonly nodeTimeoutLabel = 'no answer within the per-node timeout';
+  private readonly lines: WaitingLines;
 
   constructor(
     readonly adapters: readonly LockAdapter[],
@@ -148,20 +136,18 @@ export class Redlock implements LeaseDriver {
     this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
     this.logger = options.logger;
     this.onEvent = options.onEvent;
-    if (options.circuitBreaker !== false) {
-      const settings = validateBreaker(options.circuitBreaker ?? {});
-      for (const adapter of this.adapters) {
-        this.breakers.set(
-          adapter,
-          new CircuitBreaker(settings, this.clock, (from, to) => {
-            const line = `Lock node ${adapter.name}: circuit ${from} -> ${to}.`;
-            if (to === 'open') this.logger?.warn(line);
-            else this.logger?.log(line);
-            this.emit({ type: 'circuit', resources: [], node: adapter.name, from, to });
-          }),
-        );
-      }
-    }
+    this.lines = new WaitingLines(this.adapters, this.local);
+    this.nodes = new NodeGuard(
+      this.adapters,
+      options.circuitBreaker,
+      this.clock,
+      (node, from, to) => {
+        const line = `Lock node ${node}: circuit ${from} -> ${to}.`;
+        if (to === 'open') this.logger?.warn(line);
+        else this.logger?.log(line);
+        this.emit({ type: 'circuit', resources: [], node, from, to });
+      },
+    );
     if (options.degraded) {
       this.fallback = new Redlock([options.degraded.store], {
         keyPrefix,
@@ -176,10 +162,7 @@ export class Redlock implements LeaseDriver {
 
   /** Each node's name and circuit state (`closed` when breakers are off), in node order. */
   nodeStates(): { node: string; circuit: CircuitState }[] {
-    return this.adapters.map((adapter) => ({
-      node: adapter.name,
-      circuit: this.breakers.get(adapter)?.state ?? 'closed',
-    }));
+    return this.nodes.states();
   }
 
   /** Whether degraded mode is handing out process-local locks right now. */
@@ -309,7 +292,7 @@ export class Redlock implements LeaseDriver {
   async isLocked(resources: Resources): Promise<boolean> {
     this.assertOpen();
     const { keys, resources: names } = this.target(resources);
-    const results = await this.ask(
+    const results = await this.nodes.ask(
       this.adapters,
       (adapter) => adapter.inspect(keys),
       nodeTimeoutOf(this.defaults),
@@ -374,8 +357,8 @@ export class Redlock implements LeaseDriver {
       // Callers in this process queue in order: one that arrives while others wait joins the
       // line instead of racing them (it would win every time, being one round trip ahead of
       // their release notification).
-      if (lined && opts.wait > 0 && (this.queues.get(queueId)?.length ?? 0) > 0) {
-        waiter = await this.joinQueue(queueId, target, Math.min(timeout, opts.wait), lined);
+      if (lined && opts.wait > 0 && this.lines.length(queueId) > 0) {
+        waiter = await this.lines.join(queueId, target.keys, Math.min(timeout, opts.wait), lined);
         await waiter.wait(Math.max(0, waitUntil - this.clock.now()), signal);
       }
       for (;;) {
@@ -411,7 +394,7 @@ export class Redlock implements LeaseDriver {
         if (!waiter) {
           // Subscribe only once contended, then retry at once: a release that happened while
           // subscribing would otherwise go unnoticed until the timer.
-          waiter = await this.joinQueue(queueId, target, Math.min(timeout, remaining), lined);
+          waiter = await this.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
           signal?.throwIfAborted();
           continue;
         }
@@ -430,7 +413,7 @@ export class Redlock implements LeaseDriver {
         await waiter.wait(this.sleepFor(attempts, opts, outcome, remaining), signal);
       }
     } finally {
-      if (waiter) this.leaveQueue(queueId, waiter, acquired);
+      if (waiter) this.lines.leave(queueId, waiter, acquired);
     }
     // Every path out of the loop above went through at least one failed attempt.
     const failed = failure;
@@ -443,46 +426,6 @@ export class Redlock implements LeaseDriver {
       nodes: failed.nodes,
     });
     return error;
-  }
-
-  /** Joins this process's line for `keys`, subscribed to their release notifications. */
-  private async joinQueue(
-    id: string,
-    target: Target,
-    timeout: number,
-    lined: boolean,
-  ): Promise<ReleaseWaiter> {
-    if (!lined) {
-      const waiter = new ReleaseWaiter(this.adapters, target.keys, this.local);
-      await waiter.subscribe(timeout);
-      return waiter;
-    }
-    let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = []));
-    const line = queue;
-    const waiter: ReleaseWaiter = new ReleaseWaiter(
-      this.adapters,
-      target.keys,
-      this.local,
-      () => line[0] === waiter,
-    );
-    line.push(waiter);
-    await waiter.subscribe(timeout);
-    return waiter;
-  }
-
-  /**
-   * Leaves the line. A head that got the lock leaves the next caller to be woken by its
-   * release; a head that gave up hands its turn on at once.
-   */
-  private leaveQueue(id: string, waiter: ReleaseWaiter, acquired: boolean): void {
-    waiter.close();
-    const queue = this.queues.get(id);
-    if (!queue) return;
-    const index = queue.indexOf(waiter);
-    if (index >= 0) queue.splice(index, 1);
-    if (queue.length === 0) this.queues.delete(id);
-    else if (index === 0 && !acquired) queue[0]!.promote();
   }
 
   private sleepFor(
@@ -516,7 +459,7 @@ export class Redlock implements LeaseDriver {
       retention: FENCE_RETENTION_MS,
     };
     const start = this.clock.now();
-    const results = await this.ask(
+    const results = await this.nodes.ask(
       this.adapters,
       read
         ? (adapter) => adapter.acquireShared!(keys, value, ttl, fence)
@@ -591,7 +534,7 @@ export class Redlock implements LeaseDriver {
     // Take back whatever this attempt took, on every node, before anyone retries.
     if (cleanup.length > 0) {
       // A reader's partial lease is a member of the readers' set, not the key's value.
-      await this.ask(
+      await this.nodes.ask(
         cleanup,
         read
           ? (adapter) => adapter.releaseShared!(keys, value)
@@ -631,7 +574,7 @@ export class Redlock implements LeaseDriver {
       return result.status === 'ok' && result.value.acquired;
     });
     const quorum = this.quorum;
-    const synced = await this.ask(
+    const synced = await this.nodes.ask(
       granted,
       (adapter) =>
         adapter.syncFence(keys, value, { seed: token, retention: FENCE_RETENTION_MS, token }),
@@ -649,7 +592,7 @@ export class Redlock implements LeaseDriver {
     const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
     const quorum = this.quorum;
     const start = this.clock.now();
-    const results = await this.ask(
+    const results = await this.nodes.ask(
       this.adapters,
       (adapter) =>
         lease.mode === 'read'
@@ -689,7 +632,7 @@ export class Redlock implements LeaseDriver {
   async releaseLease(lease: Lease): Promise<ReleaseStatus> {
     this.held.delete(lease);
     const quorum = this.quorum;
-    const results = await this.ask(
+    const results = await this.nodes.ask(
       this.adapters,
       (adapter) =>
         lease.mode === 'read'
@@ -735,39 +678,6 @@ export class Redlock implements LeaseDriver {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
-
-  /** `fanOut` through the circuit breakers; a node silent past the timeout counts as failed. */
-  private ask<T>(
-    adapters: readonly LockAdapter[],
-    call: (adapter: LockAdapter) => Promise<T>,
-    timeout: number,
-    decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
-  ): Promise<NodeResult<T>[]> {
-    if (this.breakers.size === 0) return fanOut(adapters, call, timeout, decided);
-    const observer =
-      adapters === this.adapters
-        ? (this.observer ??= this.observe(this.adapters, this.nodeTimeoutLabel))
-        : this.observe(adapters, this.nodeTimeoutLabel);
-    return fanOut(adapters, call, timeout, decided, observer);
-  }
-
-  /** Feeds a fan-out's per-node outcomes to the nodes' circuit breakers. */
-  private observe(adapters: readonly LockAdapter[], silence: string): FanOutObserver {
-    const breakers = adapters.map((adapter) => this.breakers.get(adapter));
-    return {
-      allow: (index) => {
-        const breaker = breakers[index];
-        return !breaker || breaker.allow()
-          ? undefined
-          : new NodeSkippedError(adapters[index]!.name, breaker.lastFailure);
-      },
-      settled: (index, ok, error) => {
-        if (ok) breakers[index]?.success();
-        else breakers[index]?.failure(safeMessage(error));
-      },
-      overdue: (index) => breakers[index]?.failure(silence),
-    };
-  }
 
   private setDegraded(active: boolean, resources: readonly string[]): void {
     if (this.degraded === active) return;
@@ -864,23 +774,6 @@ export class Redlock implements LeaseDriver {
       this.logger?.error(`A redlock event listener threw: ${messageOf(error)}`);
     }
   }
-}
-
-function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions {
-  const { failureThreshold = 5, coolDown = 2_000 } = options;
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
-    throw new RedlockConfigError(
-      'circuitBreaker.failureThreshold',
-      `expected a whole number >= 1, got ${describe(failureThreshold)}`,
-    );
-  }
-  if (typeof coolDown !== 'number' || !Number.isFinite(coolDown) || coolDown < 0) {
-    throw new RedlockConfigError(
-      'circuitBreaker.coolDown',
-      `expected ms >= 0, got ${describe(coolDown)}`,
-    );
-  }
-  return { failureThreshold, coolDown };
 }
 
 /** A round trip's worth of pause, bounded by the per-node timeout: 1 ms, at most a tenth of it. */

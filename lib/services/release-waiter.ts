@@ -126,3 +126,65 @@ export class ReleaseWaiter {
     for (const stop of this.stops.splice(0)) stop();
   }
 }
+
+/**
+ * This process's callers waiting for the same keys, in arrival order. Only the head of a line
+ * reacts to release notifications, and a caller arriving while others wait joins the back: it
+ * would otherwise win every time, one round trip ahead of their notification.
+ */
+export class WaitingLines {
+  private readonly lines = new Map<string, ReleaseWaiter[]>();
+
+  constructor(
+    private readonly adapters: readonly LockAdapter[],
+    private readonly local: LocalReleases,
+  ) {}
+
+  /** How many callers wait in line `id` (0 when there is none). */
+  length(id: string): number {
+    return this.lines.get(id)?.length ?? 0;
+  }
+
+  /**
+   * A waiter subscribed to the keys' release notifications; in line `id` when `lined`
+   * (readers are not: they can all go in together once a writer is done).
+   */
+  async join(
+    id: string,
+    keys: readonly string[],
+    timeout: number,
+    lined: boolean,
+  ): Promise<ReleaseWaiter> {
+    if (!lined) {
+      const waiter = new ReleaseWaiter(this.adapters, keys, this.local);
+      await waiter.subscribe(timeout);
+      return waiter;
+    }
+    let line = this.lines.get(id);
+    if (!line) this.lines.set(id, (line = []));
+    const members = line;
+    const waiter: ReleaseWaiter = new ReleaseWaiter(
+      this.adapters,
+      keys,
+      this.local,
+      () => members[0] === waiter,
+    );
+    members.push(waiter);
+    await waiter.subscribe(timeout);
+    return waiter;
+  }
+
+  /**
+   * Leaves the line. A head that got the lock leaves the next caller to be woken by its
+   * release; a head that gave up hands its turn on at once.
+   */
+  leave(id: string, waiter: ReleaseWaiter, acquired: boolean): void {
+    waiter.close();
+    const line = this.lines.get(id);
+    if (!line) return;
+    const index = line.indexOf(waiter);
+    if (index >= 0) line.splice(index, 1);
+    if (line.length === 0) this.lines.delete(id);
+    else if (index === 0 && !acquired) line[0]!.promote();
+  }
+}

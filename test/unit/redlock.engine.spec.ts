@@ -273,11 +273,9 @@ describe('waiting in line within one process', () => {
       });
     const b = take('b');
     // Let b fail its first attempt and queue before c arrives.
-    while (redlock['queues'].get('lock:line')?.length !== 1)
-      await new Promise((r) => setImmediate(r));
+    while (redlock['lines'].length('lock:line') !== 1) await new Promise((r) => setImmediate(r));
     const c = take('c');
-    while (redlock['queues'].get('lock:line')?.length !== 2)
-      await new Promise((r) => setImmediate(r));
+    while (redlock['lines'].length('lock:line') !== 2) await new Promise((r) => setImmediate(r));
     // d arrives the moment the lock is free, before b has heard of the release: without the
     // line it would take the lock first, being one step ahead of the notification.
     const released = holder.release();

@@ -1,0 +1,96 @@
+import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import { RedlockConfigError } from '../redlock.errors.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitState,
+  NodeSkippedError,
+} from './circuit-breaker.js';
+import type { Clock } from './clock.js';
+import { describe } from './lock-options.js';
+import { fanOut, type FanOutObserver, type NodeResult, safeMessage } from './quorum.js';
+
+const SILENCE = 'no answer within the per-node timeout';
+
+/**
+ * Sends calls to the nodes through their circuit breakers: a node whose circuit is open is
+ * skipped at once, every answer (also a late one) feeds its breaker, and a node still silent
+ * at the per-node timeout counts as failed even when the quorum answered without it.
+ */
+export class NodeGuard {
+  private readonly breakers = new Map<LockAdapter, CircuitBreaker>();
+  private observer: FanOutObserver | undefined;
+
+  constructor(
+    private readonly adapters: readonly LockAdapter[],
+    options: CircuitBreakerOptions | false | undefined,
+    clock: Clock,
+    onChange: (node: string, from: CircuitState, to: CircuitState) => void,
+  ) {
+    if (options === false) return;
+    const settings = validateBreaker(options ?? {});
+    for (const adapter of adapters) {
+      this.breakers.set(
+        adapter,
+        new CircuitBreaker(settings, clock, (from, to) => onChange(adapter.name, from, to)),
+      );
+    }
+  }
+
+  /** Each node's name and circuit state (`closed` when breakers are off), in node order. */
+  states(): { node: string; circuit: CircuitState }[] {
+    return this.adapters.map((adapter) => ({
+      node: adapter.name,
+      circuit: this.breakers.get(adapter)?.state ?? 'closed',
+    }));
+  }
+
+  /** `fanOut` over `adapters` (all nodes or a subset) through their breakers. */
+  ask<T>(
+    adapters: readonly LockAdapter[],
+    call: (adapter: LockAdapter) => Promise<T>,
+    timeout: number,
+    decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
+  ): Promise<NodeResult<T>[]> {
+    if (this.breakers.size === 0) return fanOut(adapters, call, timeout, decided);
+    const observer =
+      adapters === this.adapters
+        ? (this.observer ??= this.observe(this.adapters))
+        : this.observe(adapters);
+    return fanOut(adapters, call, timeout, decided, observer);
+  }
+
+  private observe(adapters: readonly LockAdapter[]): FanOutObserver {
+    const breakers = adapters.map((adapter) => this.breakers.get(adapter));
+    return {
+      allow: (index) => {
+        const breaker = breakers[index];
+        return !breaker || breaker.allow()
+          ? undefined
+          : new NodeSkippedError(adapters[index]!.name, breaker.lastFailure);
+      },
+      settled: (index, ok, error) => {
+        if (ok) breakers[index]?.success();
+        else breakers[index]?.failure(safeMessage(error));
+      },
+      overdue: (index) => breakers[index]?.failure(SILENCE),
+    };
+  }
+}
+
+function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions {
+  const { failureThreshold = 5, coolDown = 2_000 } = options;
+  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
+    throw new RedlockConfigError(
+      'circuitBreaker.failureThreshold',
+      `expected a whole number >= 1, got ${describe(failureThreshold)}`,
+    );
+  }
+  if (typeof coolDown !== 'number' || !Number.isFinite(coolDown) || coolDown < 0) {
+    throw new RedlockConfigError(
+      'circuitBreaker.coolDown',
+      `expected ms >= 0, got ${describe(coolDown)}`,
+    );
+  }
+  return { failureThreshold, coolDown };
+}
