@@ -30,7 +30,7 @@ import {
 import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 import { NodeGuard } from './node-guard.js';
 import { describeNodes, type NodeResult } from './quorum.js';
-import { LocalReleases, type ReleaseWaiter, WaitingLines } from './release-waiter.js';
+import { type ReleaseWaiter, WaitingLines } from './release-waiter.js';
 
 /** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
 export interface RedlockEngineOptions {
@@ -109,7 +109,6 @@ export class Redlock implements LeaseDriver {
   private readonly logger: RedlockLogger | undefined;
   private readonly onEvent: ((event: RedlockEvent) => void) | undefined;
   private readonly held = new Set<Lease>();
-  private readonly local = new LocalReleases();
   // Per engine, so two applications in one process never see each other's held locks.
   private readonly context = new AsyncLocalStorage<readonly Lease[]>();
   private readonly nodes: NodeGuard;
@@ -136,7 +135,7 @@ export class Redlock implements LeaseDriver {
     this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
     this.logger = options.logger;
     this.onEvent = options.onEvent;
-    this.lines = new WaitingLines(this.adapters, this.local);
+    this.lines = new WaitingLines(this.adapters);
     this.nodes = new NodeGuard(
       this.adapters,
       options.circuitBreaker,
@@ -641,7 +640,8 @@ export class Redlock implements LeaseDriver {
       lease.nodeTimeout,
       (partial) => countOk(partial) >= quorum,
     );
-    this.local.emit(lease.keys);
+    // Waiters of this process hear of the release through the nodes' notification, like those
+    // of every other process: waking them here first made this process win most hand-offs.
     let released = 0;
     let taken = 0;
     let answered = 0;

@@ -1,43 +1,8 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 
 /**
- * In-process release announcements. A waiter in the same process as the releasing holder wakes
- * as soon as the release is confirmed, without waiting for the node's pub/sub message.
- */
-export class LocalReleases {
-  private readonly listeners = new Map<string, Set<() => void>>();
-
-  on(keys: readonly string[], listener: () => void): () => void {
-    for (const key of keys) {
-      let set = this.listeners.get(key);
-      if (!set) this.listeners.set(key, (set = new Set()));
-      set.add(listener);
-    }
-    return () => {
-      for (const key of keys) {
-        const set = this.listeners.get(key);
-        if (set?.delete(listener) && set.size === 0) this.listeners.delete(key);
-      }
-    };
-  }
-
-  emit(keys: readonly string[]): void {
-    if (this.listeners.size === 0) return;
-    for (const key of keys) {
-      const set = this.listeners.get(key);
-      if (set) for (const listener of [...set]) listener();
-    }
-  }
-
-  /** Keys with at least one waiter; zero when nobody waits (checked by the soak benchmark). */
-  get size(): number {
-    return this.listeners.size;
-  }
-}
-
-/**
  * One acquisition's way of sleeping between attempts: it wakes on a release notification from
- * any node or from this process, on its timer, or rejects when the caller's signal aborts.
+ * any node, on its timer, or rejects when the caller's signal aborts.
  * A notification that arrives while an attempt is in flight is remembered (`reset` clears it
  * just before each attempt), so a release between a failed attempt and the sleep is never lost.
  */
@@ -54,12 +19,9 @@ export class ReleaseWaiter {
   constructor(
     private readonly adapters: readonly LockAdapter[],
     private readonly keys: readonly string[],
-    local: LocalReleases,
     /** Whether this waiter is first in line among this process's waiters for the keys. */
     readonly isHead: () => boolean = () => true,
-  ) {
-    this.stops.push(local.on(keys, this.listener));
-  }
+  ) {}
 
   /** Wakes the waiter now (or lets its next `wait` return at once). */
   promote(): void {
@@ -135,10 +97,7 @@ export class ReleaseWaiter {
 export class WaitingLines {
   private readonly lines = new Map<string, ReleaseWaiter[]>();
 
-  constructor(
-    private readonly adapters: readonly LockAdapter[],
-    private readonly local: LocalReleases,
-  ) {}
+  constructor(private readonly adapters: readonly LockAdapter[]) {}
 
   /** How many callers wait in line `id` (0 when there is none). */
   length(id: string): number {
@@ -156,7 +115,7 @@ export class WaitingLines {
     lined: boolean,
   ): Promise<ReleaseWaiter> {
     if (!lined) {
-      const waiter = new ReleaseWaiter(this.adapters, keys, this.local);
+      const waiter = new ReleaseWaiter(this.adapters, keys);
       await waiter.subscribe(timeout);
       return waiter;
     }
@@ -166,7 +125,6 @@ export class WaitingLines {
     const waiter: ReleaseWaiter = new ReleaseWaiter(
       this.adapters,
       keys,
-      this.local,
       () => members[0] === waiter,
     );
     members.push(waiter);
