@@ -17,6 +17,7 @@ import {
   INSPECT_SCRIPT,
   RELEASE_SCRIPT,
   SYNC_FENCE_SCRIPT,
+  acquireReply,
 } from './redis-scripts.js';
 
 /** A standalone (or Sentinel-backed) ioredis client, or an ioredis Cluster. */
@@ -161,20 +162,19 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<AcquireReply> {
-    const reply = (await this.#call(() =>
-      this.#scripts.nestjsRedlockAcquire(
-        keys.length * 2,
-        ...keys,
-        ...fenceKeys(keys),
-        value,
-        ttl,
-        fence.seed,
-        fence.retention,
+    return acquireReply(
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockAcquire(
+          keys.length * 2,
+          ...keys,
+          ...fenceKeys(keys),
+          value,
+          ttl,
+          fence.seed,
+          fence.retention,
+        ),
       ),
-    )) as [number, number | string];
-    return reply[0] === 1
-      ? { acquired: true, fence: Number(reply[1]) }
-      : { acquired: false, ttl: Number(reply[1]) };
+    );
   }
 
   async extend(
@@ -237,18 +237,17 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     _fence: FenceArgs,
   ): Promise<AcquireReply> {
-    const reply = (await this.#call(() =>
-      this.#scripts.nestjsRedlockAcquireShared(
-        keys.length * 2,
-        ...keys,
-        ...fenceKeys(keys),
-        value,
-        ttl,
+    return acquireReply(
+      await this.#call(() =>
+        this.#scripts.nestjsRedlockAcquireShared(
+          keys.length * 2,
+          ...keys,
+          ...fenceKeys(keys),
+          value,
+          ttl,
+        ),
       ),
-    )) as [number, number | string];
-    return reply[0] === 1
-      ? { acquired: true, fence: Number(reply[1]) }
-      : { acquired: false, ttl: Number(reply[1]) };
+    );
   }
 
   async extendShared(

@@ -23,6 +23,7 @@ import {
   INSPECT_SCRIPT,
   RELEASE_SCRIPT,
   SYNC_FENCE_SCRIPT,
+  acquireReply,
 } from './redis-scripts.js';
 
 export type {
@@ -136,15 +137,14 @@ export class NodeRedisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<AcquireReply> {
-    const reply = (await this.run(SCRIPTS.acquire, this.withFences(keys), [
-      value,
-      ttl,
-      fence.seed,
-      fence.retention,
-    ])) as [unknown, unknown];
-    return Number(reply[0]) === 1
-      ? { acquired: true, fence: Number(reply[1]) }
-      : { acquired: false, ttl: Number(reply[1]) };
+    return acquireReply(
+      await this.run(SCRIPTS.acquire, this.withFences(keys), [
+        value,
+        ttl,
+        fence.seed,
+        fence.retention,
+      ]),
+    );
   }
 
   async extend(
@@ -179,13 +179,7 @@ export class NodeRedisLockAdapter implements LockAdapter {
     ttl: number,
     _fence: FenceArgs,
   ): Promise<AcquireReply> {
-    const reply = (await this.run(SCRIPTS.acquireShared, this.withFences(keys), [value, ttl])) as [
-      unknown,
-      unknown,
-    ];
-    return Number(reply[0]) === 1
-      ? { acquired: true, fence: Number(reply[1]) }
-      : { acquired: false, ttl: Number(reply[1]) };
+    return acquireReply(await this.run(SCRIPTS.acquireShared, this.withFences(keys), [value, ttl]));
   }
 
   async extendShared(

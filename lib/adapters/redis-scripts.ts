@@ -1,3 +1,5 @@
+import type { AcquireReply } from '../interfaces/lock-adapter.interface.js';
+
 /**
  * The Lua scripts every Redis-protocol adapter runs. Each runs atomically on one node, so each
  * guarantee below holds against any interleaving of clients.
@@ -31,6 +33,18 @@ local function owner(k)
   local v = redis.pcall('GET', k)
   if type(v) == 'table' then return '' end
   return v
+end
+-- 'ok' when KEYS[1..n] all hold value; else 'taken' if any holds another, else 'expired'.
+local function ownership(n, value)
+  local status = 'ok'
+  for i = 1, n do
+    local v = owner(KEYS[i])
+    if v ~= value then
+      if v then return 'taken' end
+      status = 'expired'
+    end
+  end
+  return status
 end
 `;
 
@@ -88,14 +102,7 @@ return {1, f}
  */
 export const EXTEND_SCRIPT = `${READERS}
 local n = #KEYS / 2
-local status = 'ok'
-for i = 1, n do
-  local v = owner(KEYS[i])
-  if v ~= ARGV[1] then
-    if v then return 'taken' end
-    status = 'expired'
-  end
-end
+local status = ownership(n, ARGV[1])
 if status ~= 'ok' then return status end
 local fenceTtl = tonumber(ARGV[2]) + tonumber(ARGV[3])
 for i = 1, n do
@@ -135,14 +142,7 @@ return 'ok'
  */
 export const SYNC_FENCE_SCRIPT = `${READERS}
 local n = #KEYS / 2
-local status = 'ok'
-for i = 1, n do
-  local v = owner(KEYS[i])
-  if v ~= ARGV[1] then
-    if v then return 'taken' end
-    status = 'expired'
-  end
-end
+local status = ownership(n, ARGV[1])
 if status ~= 'ok' then return status end
 local token = tonumber(ARGV[2])
 for i = n + 1, 2 * n do
@@ -244,3 +244,11 @@ end
 if released then return 'ok' end
 return 'expired'
 `;
+
+/** An acquire script's `{1, fence}` / `{0, ttl}` reply, whatever the client's reply types. */
+export function acquireReply(reply: unknown): AcquireReply {
+  const [granted, number] = reply as [unknown, unknown];
+  return Number(granted) === 1
+    ? { acquired: true, fence: Number(number) }
+    : { acquired: false, ttl: Number(number) };
+}
