@@ -162,19 +162,8 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<AcquireReply> {
-    return acquireReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockAcquire(
-          keys.length * 2,
-          ...keys,
-          ...fenceKeys(keys),
-          value,
-          ttl,
-          fence.seed,
-          fence.retention,
-        ),
-      ),
-    );
+    const args = [value, ttl, fence.seed, fence.retention];
+    return acquireReply(await this.#fenced('nestjsRedlockAcquire', keys, args));
   }
 
   async extend(
@@ -183,33 +172,12 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<OwnerReply> {
-    return ownerReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockExtend(
-          keys.length * 2,
-          ...keys,
-          ...fenceKeys(keys),
-          value,
-          ttl,
-          fence.retention,
-        ),
-      ),
-    );
+    const args = [value, ttl, fence.retention];
+    return ownerReply(await this.#fenced('nestjsRedlockExtend', keys, args));
   }
 
   async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
-    return ownerReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockRelease(
-          keys.length,
-          ...keys,
-          value,
-          publish,
-          ...keys.map((key) => helperName(key, 'released')),
-        ),
-      ),
-    );
+    return ownerReply(await this.#announced('nestjsRedlockRelease', keys, value));
   }
 
   async syncFence(
@@ -217,18 +185,8 @@ export class IoredisLockAdapter implements LockAdapter {
     value: string,
     fence: FenceArgs & { token: number },
   ): Promise<OwnerReply> {
-    return ownerReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockSyncFence(
-          keys.length * 2,
-          ...keys,
-          ...fenceKeys(keys),
-          value,
-          fence.token,
-          fence.retention,
-        ),
-      ),
-    );
+    const args = [value, fence.token, fence.retention];
+    return ownerReply(await this.#fenced('nestjsRedlockSyncFence', keys, args));
   }
 
   async acquireShared(
@@ -237,17 +195,7 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     _fence: FenceArgs,
   ): Promise<AcquireReply> {
-    return acquireReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockAcquireShared(
-          keys.length * 2,
-          ...keys,
-          ...fenceKeys(keys),
-          value,
-          ttl,
-        ),
-      ),
-    );
+    return acquireReply(await this.#fenced('nestjsRedlockAcquireShared', keys, [value, ttl]));
   }
 
   async extendShared(
@@ -256,32 +204,31 @@ export class IoredisLockAdapter implements LockAdapter {
     ttl: number,
     fence: FenceArgs,
   ): Promise<OwnerReply> {
-    return ownerReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockExtendShared(
-          keys.length * 2,
-          ...keys,
-          ...fenceKeys(keys),
-          value,
-          ttl,
-          fence.retention,
-        ),
-      ),
-    );
+    const args = [value, ttl, fence.retention];
+    return ownerReply(await this.#fenced('nestjsRedlockExtendShared', keys, args));
   }
 
   async releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return ownerReply(await this.#announced('nestjsRedlockReleaseShared', keys, value));
+  }
+
+  /** Runs a script over the lock keys followed by their fencing counters, then `args`. */
+  #fenced(
+    command: ScriptName,
+    keys: readonly string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    return this.#call(() =>
+      this.#scripts[command](keys.length * 2, ...keys, ...fenceKeys(keys), ...args),
+    );
+  }
+
+  /** Runs a release script: the lock keys, the value, the publish command, each key's channel. */
+  async #announced(command: ScriptName, keys: readonly string[], value: string): Promise<unknown> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
-    return ownerReply(
-      await this.#call(() =>
-        this.#scripts.nestjsRedlockReleaseShared(
-          keys.length,
-          ...keys,
-          value,
-          publish,
-          ...keys.map((key) => helperName(key, 'released')),
-        ),
-      ),
+    const channels = keys.map((key) => helperName(key, 'released'));
+    return this.#call(() =>
+      this.#scripts[command](keys.length, ...keys, value, publish, ...channels),
     );
   }
 

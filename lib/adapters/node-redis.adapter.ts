@@ -158,10 +158,7 @@ export class NodeRedisLockAdapter implements LockAdapter {
   }
 
   async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
-    const full = this.prefixed(keys);
-    const channels = full.map((key) => helperName(key, 'released'));
-    return ownerReply(await this.run(SCRIPTS.release, full, [value, publish, ...channels]));
+    return ownerReply(await this.announced(SCRIPTS.release, keys, value));
   }
 
   async syncFence(
@@ -193,10 +190,19 @@ export class NodeRedisLockAdapter implements LockAdapter {
   }
 
   async releaseShared(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return ownerReply(await this.announced(SCRIPTS.releaseShared, keys, value));
+  }
+
+  /** Runs a release script: the lock keys, the value, the publish command, each key's channel. */
+  private async announced(
+    script: Script,
+    keys: readonly string[],
+    value: string,
+  ): Promise<unknown> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
     const full = this.prefixed(keys);
     const channels = full.map((key) => helperName(key, 'released'));
-    return ownerReply(await this.run(SCRIPTS.releaseShared, full, [value, publish, ...channels]));
+    return this.run(script, full, [value, publish, ...channels]);
   }
 
   async inspect(keys: readonly string[]): Promise<number> {
