@@ -90,10 +90,6 @@ export class Lease {
     return this.lostError;
   }
 
-  get released(): boolean {
-    return this.state === 'released';
-  }
-
   isHeld(): boolean {
     return this.state === 'held' && this.driver.clock.now() < this.deadline;
   }

@@ -169,11 +169,6 @@ export class Redlock implements LeaseDriver {
     return this.degraded;
   }
 
-  /** The defaults every acquisition starts from (library defaults merged with `lock`). */
-  get lockDefaults(): Readonly<ResolvedLockOptions> {
-    return this.defaults;
-  }
-
   /** Resolves call options over the defaults, validating them; exposed for `@WithLock`. */
   resolveOptions(options?: LockOptions): ResolvedLockOptions {
     return resolveLockOptions(this.defaults, options);
