@@ -117,6 +117,9 @@ export class Redlock implements LeaseDriver {
   private closed = false;
   // Callers of this process waiting for the same keys, in arrival order (see obtain).
   private readonly lines: WaitingLines;
+  // Settles once every node has had its first chance to connect (see firstConnect).
+  private connecting: Promise<void> | undefined;
+  private connected = false;
 
   constructor(
     readonly adapters: readonly LockAdapter[],
@@ -340,6 +343,7 @@ export class Redlock implements LeaseDriver {
     const started = this.clock.now();
     const waitUntil = started + opts.wait;
     const timeout = nodeTimeoutOf(opts);
+    if (!this.connected) await this.firstConnect(timeout);
     // Writers line up; readers do not (they can all go in together once the writer is done).
     const lined = opts.mode === 'write';
     const queueId = target.keys.join('\n');
@@ -420,6 +424,23 @@ export class Redlock implements LeaseDriver {
       nodes: failed.nodes,
     });
     return error;
+  }
+
+  /**
+   * Waits, at most `timeout` ms, for nodes still making their first connection.
+   *
+   * Why: lock clients fail fast while disconnected (no offline queue), so the calls of an engine
+   * used right after construction would all fail on a connection that is a millisecond away,
+   * and enough of them trip the circuit breaker for its whole cool-down. A node that is really
+   * down costs the first call `timeout` once; after that calls fail fast as usual.
+   */
+  private async firstConnect(timeout: number): Promise<void> {
+    this.connecting ??= Promise.all(
+      this.adapters.map((adapter) => adapter.ready?.(timeout).catch(() => undefined)),
+    ).then(() => {
+      this.connected = true;
+    });
+    await this.connecting;
   }
 
   private sleepFor(

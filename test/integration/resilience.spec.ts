@@ -5,6 +5,7 @@ import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface
 import { LockNotAcquiredError, RedlockUnavailableError } from '../../lib/redlock.errors.js';
 import type { Clock } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
+import { createLockAdapter } from '../../lib/adapters/lock-adapter.factory.js';
 import { closeAdapters, connectAdapters } from '../support/adapters.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
 
@@ -100,6 +101,23 @@ describe('circuit breaker and degraded mode (3 Redis nodes)', () => {
       `${port}/0 open->half-open`,
       `${port}/0 half-open->closed`,
     ]);
+  });
+
+  it('does not trip a breaker on the first connection: calls made right after construction wait for it', async () => {
+    const events: RedlockEvent[] = [];
+    // Fresh owned clients, still connecting: lock commands fail fast until they are ready.
+    const nodes = fleet.urls.map((url) => createLockAdapter(url));
+    open.push(nodes);
+    const redlock = new Redlock(nodes, {
+      circuitBreaker: { failureThreshold: 1, coolDown: 60_000 },
+      onEvent: (event) => events.push(event),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => redlock.tryAcquire(`fresh:${i}`, { ttl: 5_000 })),
+    );
+    expect(results.every((lock) => lock !== null)).toBe(true);
+    expect(events.filter((event) => event.type === 'circuit')).toEqual([]);
+    await Promise.all(results.map((lock) => lock!.release()));
   });
 
   it('fails closed without a quorum by default', async () => {
