@@ -436,7 +436,9 @@ export class Redlock implements LeaseDriver {
    */
   private async firstConnect(timeout: number): Promise<void> {
     this.connecting ??= Promise.all(
-      this.adapters.map((adapter) => adapter.ready?.(timeout).catch(() => undefined)),
+      this.adapters.map((adapter) =>
+        adapter.ready ? adapter.ready(timeout).catch(() => undefined) : Promise.resolve(),
+      ),
     ).then(() => {
       this.connected = true;
     });
