@@ -2,12 +2,14 @@ import type { Cluster, Redis } from 'ioredis';
 import type {
   AcquireReply,
   FenceArgs,
+  LineArgs,
   LockAdapter,
   OwnerReply,
+  ReleaseListener,
 } from '../interfaces/lock-adapter.interface.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import { ReleaseChannels } from './release-channels.js';
-import { helperName } from './redis-keys.js';
+import { helperName, lineKeys, releaseArgs } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SHARED_SCRIPT,
@@ -15,6 +17,7 @@ import {
   RELEASE_SHARED_SCRIPT,
   EXTEND_SCRIPT,
   INSPECT_SCRIPT,
+  LEAVE_LINE_SCRIPT,
   RELEASE_SCRIPT,
   SYNC_FENCE_SCRIPT,
   acquireReply,
@@ -48,6 +51,7 @@ const COMMANDS = {
   acquireShared: ['nestjsRedlockAcquireShared', ACQUIRE_SHARED_SCRIPT],
   extendShared: ['nestjsRedlockExtendShared', EXTEND_SHARED_SCRIPT],
   releaseShared: ['nestjsRedlockReleaseShared', RELEASE_SHARED_SCRIPT],
+  leaveLine: ['nestjsRedlockLeaveLine', LEAVE_LINE_SCRIPT],
 } as const;
 
 type ScriptName = (typeof COMMANDS)[keyof typeof COMMANDS][0];
@@ -161,9 +165,26 @@ export class IoredisLockAdapter implements LockAdapter {
     value: string,
     ttl: number,
     fence: FenceArgs,
+    line?: LineArgs,
   ): Promise<AcquireReply> {
-    const args = [value, ttl, fence.seed, fence.retention];
-    return acquireReply(await this.#fenced('nestjsRedlockAcquire', keys, args));
+    const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
+    if (keys.length !== 1) {
+      return acquireReply(await this.#fenced('nestjsRedlockAcquire', keys, args));
+    }
+    const key = keys[0]!;
+    args.push(line?.id ?? '', line?.ticket ?? 0, line?.patience ?? 0);
+    const helpers = [helperName(key, 'fence'), ...lineKeys(key)];
+    return acquireReply(
+      await this.#call(() => this.#scripts.nestjsRedlockAcquire(4, key, ...helpers, ...args)),
+    );
+  }
+
+  async leaveLine(key: string, id: string): Promise<void> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    const keys = [key, ...lineKeys(key)];
+    await this.#call(() =>
+      this.#scripts.nestjsRedlockLeaveLine(3, ...keys, id, publish, helperName(key, 'released')),
+    );
   }
 
   async extend(
@@ -176,8 +197,12 @@ export class IoredisLockAdapter implements LockAdapter {
     return ownerReply(await this.#fenced('nestjsRedlockExtend', keys, args));
   }
 
-  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    return ownerReply(await this.#announced('nestjsRedlockRelease', keys, value));
+  async release(keys: readonly string[], value: string, rejoin?: LineArgs): Promise<OwnerReply> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    const [all, args] = releaseArgs(keys, value, publish, rejoin);
+    return ownerReply(
+      await this.#call(() => this.#scripts.nestjsRedlockRelease(all.length, ...all, ...args)),
+    );
   }
 
   async syncFence(
@@ -223,7 +248,7 @@ export class IoredisLockAdapter implements LockAdapter {
     );
   }
 
-  /** Runs a release script: the lock keys, the value, the publish command, each key's channel. */
+  /** Runs a shared release script: the lock keys, the value, the publish command, channels. */
   async #announced(command: ScriptName, keys: readonly string[], value: string): Promise<unknown> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
     const channels = keys.map((key) => helperName(key, 'released'));
@@ -236,7 +261,7 @@ export class IoredisLockAdapter implements LockAdapter {
     return Number(await this.#call(() => this.#scripts.nestjsRedlockInspect(keys.length, ...keys)));
   }
 
-  async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  async onRelease(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
     this.assertOpen();
     const sharded = await this.useShardedPubSub();
     const names = keys.map((key) => helperName(key, 'released'));
@@ -304,7 +329,8 @@ export class IoredisLockAdapter implements LockAdapter {
     const subscriber = isCluster(client)
       ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
       : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
-    const dispatch = (channel: string): void => this.channels.dispatch(channel);
+    const dispatch = (channel: string, message: string): void =>
+      this.channels.dispatch(channel, message);
     subscriber.on('message', dispatch);
     subscriber.on('smessage', dispatch);
     subscriber.on('error', (error: Error) => this.onError?.(error));

@@ -2,8 +2,10 @@ import type { Cluster, Redis } from 'iovalkey';
 import type {
   AcquireReply,
   FenceArgs,
+  LineArgs,
   LockAdapter,
   OwnerReply,
+  ReleaseListener,
 } from '../interfaces/lock-adapter.interface.js';
 import {
   type IoredisClient,
@@ -62,8 +64,13 @@ export class IovalkeyLockAdapter implements LockAdapter {
     value: string,
     ttl: number,
     fence: FenceArgs,
+    line?: LineArgs,
   ): Promise<AcquireReply> {
-    return this.#inner.acquire(keys, value, ttl, fence);
+    return this.#inner.acquire(keys, value, ttl, fence, line);
+  }
+
+  leaveLine(key: string, id: string): Promise<void> {
+    return this.#inner.leaveLine(key, id);
   }
 
   extend(
@@ -75,8 +82,8 @@ export class IovalkeyLockAdapter implements LockAdapter {
     return this.#inner.extend(keys, value, ttl, fence);
   }
 
-  release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    return this.#inner.release(keys, value);
+  release(keys: readonly string[], value: string, rejoin?: LineArgs): Promise<OwnerReply> {
+    return this.#inner.release(keys, value, rejoin);
   }
 
   syncFence(
@@ -113,7 +120,7 @@ export class IovalkeyLockAdapter implements LockAdapter {
     return this.#inner.inspect(keys);
   }
 
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  onRelease(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
     return this.#inner.onRelease(keys, listener);
   }
 

@@ -1,8 +1,10 @@
 import type {
   AcquireReply,
   FenceArgs,
+  LineArgs,
   LockAdapter,
   OwnerReply,
+  ReleaseListener,
 } from '../interfaces/lock-adapter.interface.js';
 import { type Expiring, ExpiringMap } from './expiring-map.js';
 
@@ -51,8 +53,14 @@ function lastExpiry(readers: ReaderSet): number {
 }
 
 interface Subscription {
-  readonly listener: () => void;
+  readonly listener: ReleaseListener;
   active: boolean;
+}
+
+/** A waiter's place in a key's line: its ticket, and until when the place lasts. */
+interface Place {
+  readonly ticket: number;
+  until: number;
 }
 
 /**
@@ -89,6 +97,8 @@ export class MemoryLockAdapter implements LockAdapter {
   // Read leases per key: owner value -> expiry, and until when a waiting writer keeps new
   // readers out. Emptied sets are dropped on access.
   private readonly readers = new Map<string, ReaderSet>();
+  // Waiting lines of single keys: waiter id -> place. Emptied lines are dropped.
+  private readonly lines = new Map<string, Map<string, Place>>();
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private closed = false;
 
@@ -97,7 +107,11 @@ export class MemoryLockAdapter implements LockAdapter {
     this.now = options.now ?? (() => performance.now());
     // The per-call sweep only runs while the store is used; this one frees a burst of keys
     // once the store goes quiet. Unref'd: a lock store must never keep the process alive.
-    this.sweepTimer = setInterval(() => this.sweep(this.now(), SWEEP_SLICE), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => {
+      const now = this.now();
+      this.sweep(now, SWEEP_SLICE);
+      this.sweepLines(now, SWEEP_SLICE);
+    }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
@@ -106,10 +120,23 @@ export class MemoryLockAdapter implements LockAdapter {
     value: string,
     ttl: number,
     fence: FenceArgs,
+    line?: LineArgs,
   ): Promise<AcquireReply> {
     return this.run(keys, (now): AcquireReply => {
       assertTtl(ttl);
       assertFence(fence);
+
+      // Only single-key calls take part in lines (as on Redis).
+      const lineKey = keys.length === 1 ? keys[0] : undefined;
+      if (lineKey !== undefined) {
+        const head = this.lineHead(lineKey, now);
+        if (head !== undefined && head.id !== line?.id) {
+          this.joinLine(lineKey, line, now);
+          const held = this.locks.get(lineKey, now);
+          const holder = held === undefined ? 0 : held.expiresAt - now;
+          return { acquired: false, ttl: Math.ceil(Math.max(holder, head.until - now, 0)) };
+        }
+      }
 
       let busy = -1;
       for (const key of keys) {
@@ -126,7 +153,11 @@ export class MemoryLockAdapter implements LockAdapter {
       }
       // Rounded up like a whole-millisecond PTTL that never undershoots, so a waiter that
       // sleeps this long finds the key gone.
-      if (busy >= 0) return { acquired: false, ttl: Math.ceil(busy) };
+      if (busy >= 0) {
+        if (lineKey !== undefined) this.joinLine(lineKey, line, now);
+        return { acquired: false, ttl: Math.ceil(busy) };
+      }
+      if (lineKey !== undefined && line !== undefined) this.removePlace(lineKey, line.id);
 
       let token = fence.seed;
       for (const key of keys) {
@@ -166,11 +197,16 @@ export class MemoryLockAdapter implements LockAdapter {
     });
   }
 
-  release(keys: readonly string[], value: string): Promise<OwnerReply> {
+  release(keys: readonly string[], value: string, rejoin?: LineArgs): Promise<OwnerReply> {
     return this.run(keys, (now): OwnerReply => {
       let taken = false;
       let missing = false;
       const notify = new Set<Subscription>();
+      const single = keys.length === 1 && this.locks.get(keys[0]!, now)?.value === value;
+      if (single && rejoin !== undefined) this.joinLine(keys[0]!, rejoin, now);
+      // As on Redis, a single key's release names the head of its line, never to itself.
+      const next = single ? (this.lineHead(keys[0]!, now)?.id ?? '') : '';
+      if (rejoin !== undefined && next === rejoin.id) return this.releaseSilently(keys[0]!);
       for (const key of keys) {
         const held = this.locks.get(key, now);
         if (held === undefined) {
@@ -189,7 +225,7 @@ export class MemoryLockAdapter implements LockAdapter {
         // cannot starve the others. A subscription ended before delivery is skipped: after
         // unsubscribe, no more calls.
         queueMicrotask(() => {
-          if (subscription.active) subscription.listener();
+          if (subscription.active) subscription.listener(next);
         });
       }
       return taken ? 'taken' : missing ? 'expired' : 'ok';
@@ -287,11 +323,7 @@ export class MemoryLockAdapter implements LockAdapter {
         if (readers.members.size > 0) continue;
         if (readers.intentUntil <= now) this.readers.delete(key);
         // The last reader left: a waiting writer may go.
-        for (const subscription of this.subscriptions.get(key) ?? []) {
-          queueMicrotask(() => {
-            if (subscription.active) subscription.listener();
-          });
-        }
+        this.announce(key, '');
       }
       return released ? 'ok' : 'expired';
     });
@@ -316,7 +348,17 @@ export class MemoryLockAdapter implements LockAdapter {
     );
   }
 
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  leaveLine(key: string, id: string): Promise<void> {
+    return this.run([key], (now) => {
+      if (!this.removePlace(key, id)) return;
+      if (this.locks.get(key, now) !== undefined || this.liveReaders(key, now) !== undefined)
+        return;
+      const head = this.lineHead(key, now);
+      if (head !== undefined) this.announce(key, head.id);
+    });
+  }
+
+  onRelease(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
     return this.run(
       keys,
       () => {
@@ -354,6 +396,7 @@ export class MemoryLockAdapter implements LockAdapter {
       this.locks.clear();
       this.fences.clear();
       this.readers.clear();
+      this.lines.clear();
       // Pending notifications check `active`, so nothing is delivered after close.
       for (const set of this.subscriptions.values()) {
         for (const subscription of set) subscription.active = false;
@@ -367,11 +410,12 @@ export class MemoryLockAdapter implements LockAdapter {
    * Entry counts, including expired entries no sweep has reached yet. For diagnostics and
    * tests: the numbers show whether memory is bounded, not how many locks are held.
    */
-  stats(): { locks: number; fences: number; subscribedKeys: number } {
+  stats(): { locks: number; fences: number; subscribedKeys: number; lines: number } {
     return {
       locks: this.locks.size,
       fences: this.fences.size,
       subscribedKeys: this.subscriptions.size,
+      lines: this.lines.size,
     };
   }
 
@@ -400,10 +444,6 @@ export class MemoryLockAdapter implements LockAdapter {
     }
   }
 
-  /**
-   * The entries of `keys` if every one holds `value`; otherwise the compare-and-set verdict:
-   * `taken` when any key holds another value, `expired` when some are merely gone.
-   */
   /** The key's read leases with expired ones dropped; `undefined` when none is left. */
   private liveReaders(key: string, now: number): ReaderSet | undefined {
     const readers = this.readers.get(key);
@@ -418,6 +458,10 @@ export class MemoryLockAdapter implements LockAdapter {
     return readers;
   }
 
+  /**
+   * The entries of `keys` if every one holds `value`; otherwise the compare-and-set verdict:
+   * `taken` when any key holds another value, `expired` when some are merely gone.
+   */
   private ownedEntries(
     keys: readonly string[],
     value: string,
@@ -437,6 +481,68 @@ export class MemoryLockAdapter implements LockAdapter {
   private sweep(now: number, budget: number): void {
     this.locks.sweep(now, budget);
     this.fences.sweep(now, budget);
+  }
+
+  /** The first live place of the key's line (lowest ticket, then id); lapsed places go. */
+  private lineHead(key: string, now: number): { id: string; until: number } | undefined {
+    const places = this.lines.get(key);
+    if (places === undefined) return undefined;
+    let head: { id: string; ticket: number; until: number } | undefined;
+    for (const [id, place] of places) {
+      if (place.until <= now) {
+        places.delete(id);
+      } else if (
+        head === undefined ||
+        place.ticket < head.ticket ||
+        (place.ticket === head.ticket && id < head.id)
+      ) {
+        head = { id, ticket: place.ticket, until: place.until };
+      }
+    }
+    if (places.size === 0) this.lines.delete(key);
+    return head;
+  }
+
+  /** Takes or renews the caller's place: the ticket stays, the patience starts again. */
+  private joinLine(key: string, line: LineArgs | undefined, now: number): void {
+    if (line === undefined || line.id === '') return;
+    let places = this.lines.get(key);
+    if (places === undefined) this.lines.set(key, (places = new Map<string, Place>()));
+    const place = places.get(line.id);
+    if (place === undefined)
+      places.set(line.id, { ticket: line.ticket, until: now + line.patience });
+    else place.until = now + line.patience;
+  }
+
+  private removePlace(key: string, id: string): boolean {
+    const places = this.lines.get(key);
+    if (places === undefined || !places.delete(id)) return false;
+    if (places.size === 0) this.lines.delete(key);
+    return true;
+  }
+
+  /** Drops lapsed places of lines nobody touches any more (a caller that walked away). */
+  private sweepLines(now: number, budget: number): void {
+    let checked = 0;
+    for (const key of this.lines.keys()) {
+      if (checked++ >= budget) break;
+      this.lineHead(key, now);
+    }
+  }
+
+  /** Deletes the caller's own single key without announcing it (it goes back in line). */
+  private releaseSilently(key: string): OwnerReply {
+    this.locks.delete(key);
+    return 'ok';
+  }
+
+  /** Calls the key's release listeners with `next`, each in its own microtask. */
+  private announce(key: string, next: string): void {
+    for (const subscription of this.subscriptions.get(key) ?? []) {
+      queueMicrotask(() => {
+        if (subscription.active) subscription.listener(next);
+      });
+    }
   }
 }
 

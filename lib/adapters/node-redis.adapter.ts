@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import type {
   AcquireReply,
   FenceArgs,
+  LineArgs,
   LockAdapter,
   OwnerReply,
+  ReleaseListener,
 } from '../interfaces/lock-adapter.interface.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import { ReleaseChannels } from './release-channels.js';
@@ -13,7 +15,7 @@ import {
   type MessageListener,
   type NodeRedisClient,
 } from './node-redis.client.js';
-import { helperName } from './redis-keys.js';
+import { helperName, lineKeys, releaseArgs } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SHARED_SCRIPT,
@@ -21,6 +23,7 @@ import {
   RELEASE_SHARED_SCRIPT,
   EXTEND_SCRIPT,
   INSPECT_SCRIPT,
+  LEAVE_LINE_SCRIPT,
   RELEASE_SCRIPT,
   SYNC_FENCE_SCRIPT,
   acquireReply,
@@ -66,6 +69,7 @@ const SCRIPTS = {
   acquireShared: script(ACQUIRE_SHARED_SCRIPT),
   extendShared: script(EXTEND_SHARED_SCRIPT),
   releaseShared: script(RELEASE_SHARED_SCRIPT),
+  leaveLine: script(LEAVE_LINE_SCRIPT),
 } as const;
 
 interface Subscriber {
@@ -102,8 +106,8 @@ export class NodeRedisLockAdapter implements LockAdapter {
   private sharded: Promise<boolean> | undefined;
   private closed = false;
   // One function for every channel, so node-redis can drop it per channel on unsubscribe.
-  private readonly dispatch: MessageListener = (_message, channel) =>
-    this.channels.dispatch(String(channel));
+  private readonly dispatch: MessageListener = (message, channel) =>
+    this.channels.dispatch(String(channel), String(message));
 
   constructor(client: NodeRedisClient, options: NodeRedisLockAdapterOptions = {}) {
     this.#client = client;
@@ -136,14 +140,25 @@ export class NodeRedisLockAdapter implements LockAdapter {
     value: string,
     ttl: number,
     fence: FenceArgs,
+    line?: LineArgs,
   ): Promise<AcquireReply> {
-    return acquireReply(
-      await this.run(SCRIPTS.acquire, this.withFences(keys), [
-        value,
-        ttl,
-        fence.seed,
-        fence.retention,
-      ]),
+    const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
+    const all = this.withFences(keys);
+    if (keys.length === 1) {
+      // One key: its line comes along (see ACQUIRE_SCRIPT).
+      all.push(...lineKeys(all[0]!));
+      args.push(line?.id ?? '', line?.ticket ?? 0, line?.patience ?? 0);
+    }
+    return acquireReply(await this.run(SCRIPTS.acquire, all, args));
+  }
+
+  async leaveLine(key: string, id: string): Promise<void> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    const full = this.prefix + key;
+    await this.run(
+      SCRIPTS.leaveLine,
+      [full, ...lineKeys(full)],
+      [id, publish, helperName(full, 'released')],
     );
   }
 
@@ -157,8 +172,10 @@ export class NodeRedisLockAdapter implements LockAdapter {
     return ownerReply(await this.run(SCRIPTS.extend, this.withFences(keys), args));
   }
 
-  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    return ownerReply(await this.announced(SCRIPTS.release, keys, value));
+  async release(keys: readonly string[], value: string, rejoin?: LineArgs): Promise<OwnerReply> {
+    const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
+    const [all, args] = releaseArgs(this.prefixed(keys), value, publish, rejoin);
+    return ownerReply(await this.run(SCRIPTS.release, all, args));
   }
 
   async syncFence(
@@ -193,7 +210,7 @@ export class NodeRedisLockAdapter implements LockAdapter {
     return ownerReply(await this.announced(SCRIPTS.releaseShared, keys, value));
   }
 
-  /** Runs a release script: the lock keys, the value, the publish command, each key's channel. */
+  /** Runs a shared release script: the lock keys, the value, the publish command, channels. */
   private async announced(
     script: Script,
     keys: readonly string[],
@@ -209,7 +226,7 @@ export class NodeRedisLockAdapter implements LockAdapter {
     return Number(await this.run(SCRIPTS.inspect, this.prefixed(keys), []));
   }
 
-  async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  async onRelease(keys: readonly string[], listener: ReleaseListener): Promise<() => void> {
     this.assertOpen();
     const sharded = await this.useShardedPubSub();
     const names = this.prefixed(keys).map((key) => helperName(key, 'released'));

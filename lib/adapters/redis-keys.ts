@@ -9,9 +9,32 @@
  * Keys that fit neither rule (a `}` but no valid tag) are refused on Cluster by
  * {@link clusterSafe}; standalone nodes have no slots and accept them.
  */
-export function helperName(key: string, suffix: 'fence' | 'released'): string {
+export function helperName(key: string, suffix: 'fence' | 'released' | 'line'): string {
   if (hasHashTag(key) || key.includes('}')) return `${key}:${suffix}`;
   return `{${key}}:${suffix}`;
+}
+
+/** The waiting line of `key`: waiter ids by ticket, and until when each one's place lasts. */
+export function lineKeys(key: string): [line: string, until: string] {
+  const line = helperName(key, 'line');
+  return [line, `${line}:until`];
+}
+
+/**
+ * KEYS and ARGV of RELEASE_SCRIPT: the lock keys (one key brings its line), then the value, the
+ * publish command, the key count, each key's channel and, to go back in line, the place.
+ */
+export function releaseArgs(
+  keys: readonly string[],
+  value: string,
+  publish: 'PUBLISH' | 'SPUBLISH',
+  rejoin?: { id: string; ticket: number; patience: number },
+): [keys: string[], args: (string | number)[]] {
+  const channels = keys.map((key) => helperName(key, 'released'));
+  const args: (string | number)[] = [value, publish, keys.length, ...channels];
+  if (keys.length !== 1) return [[...keys], args];
+  if (rejoin) args.push(rejoin.id, rejoin.ticket, rejoin.patience);
+  return [[keys[0]!, ...lineKeys(keys[0]!)], args];
 }
 
 /** Whether Redis Cluster would hash only part of `key` (the first non-empty `{...}`). */

@@ -49,50 +49,132 @@ end
 `;
 
 /**
+ * The waiting line of a single-key lock, shared by the scripts that take or free the key.
+ * LINE is a sorted set of waiter ids by ticket (the waiter's first-call time, the same on every
+ * node, so every node orders the line alike); LINE_UNTIL holds when each waiter's place lapses
+ * if it does not come back (a waiter that crashed or went away must not block the line).
+ */
+const LINE = `
+local function line_head(line, line_until)
+  if redis.call('EXISTS', line) == 0 then return nil end
+  local now = now_ms()
+  local lapsed = redis.call('ZRANGEBYSCORE', line_until, '-inf', now)
+  for _, id in ipairs(lapsed) do redis.call('ZREM', line, id) end
+  if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', line_until, '-inf', now) end
+  return redis.call('ZRANGE', line, 0, 0)[1]
+end
+local function line_keep(line, line_until, now)
+  local last = redis.call('ZRANGE', line_until, -1, -1, 'WITHSCORES')
+  if last[2] then
+    local left = math.max(1, tonumber(last[2]) - now)
+    redis.call('PEXPIRE', line, left)
+    redis.call('PEXPIRE', line_until, left)
+  end
+end
+`;
+
+/**
  * Takes every lock key for ARGV[1] with ttl ARGV[2] ms only when none exists (all or nothing).
  * On success it raises each fencing counter to max(ARGV[3], every counter + 1), keeps it for
  * ttl + ARGV[4] ms and returns {1, fence}. When a key is held it changes nothing and returns
  * {0, longest remaining ttl} (-1 when a key has no expiry) so waiters never oversleep.
+ *
+ * A single-key call also passes the key's line (KEYS[3], KEYS[4]) and ARGV[5] = the caller's
+ * line id ('' for a caller that does not wait), ARGV[6] = its ticket, ARGV[7] = its patience
+ * (ms). A free key goes only to the head of a non-empty line; anyone else is told to wait as
+ * long as the head's place lasts, and a waiting caller that does not get the key takes (or
+ * renews) its place in the line.
  */
-export const ACQUIRE_SCRIPT = `${READERS}
-local n = #KEYS / 2
-local longest = nil
-local busy = function(pttl)
-  if longest == nil or pttl == -1 or (longest ~= -1 and pttl > longest) then longest = pttl end
+export const ACQUIRE_SCRIPT = `${READERS}${LINE}
+local lined = ARGV[5] ~= nil
+local n = lined and 1 or #KEYS / 2
+local me = ARGV[5]
+local in_line = false
+local function join_line()
+  if not lined or me == '' then return end
+  local now = now_ms()
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[6], me)
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), me)
+  line_keep(KEYS[3], KEYS[4], now)
 end
-for i = 1, n do
-  local pttl = redis.call('PTTL', KEYS[i])
-  if pttl ~= -2 then
-    if redis.call('TYPE', KEYS[i]).ok == 'zset' then
-      -- Readers: wait for them, and mark the wait so that no new reader gets in meanwhile
-      -- (writers are never starved by a steady stream of readers).
-      local now = now_ms()
-      if live_readers(KEYS[i], now) > 0 then
-        local intent = math.min(tonumber(ARGV[2]), 1000)
-        redis.call('ZADD', KEYS[i], now + intent, WRITER_INTENT)
-        keep_until_last(KEYS[i], now)
-        local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-        -- Come back before the mark expires, or when the last reader's lease ends.
-        busy(math.min(tonumber(last[2]) - now, math.floor(intent / 2)))
-      end
-    else
-      busy(pttl)
-    end
+if lined then
+  local head = line_head(KEYS[3], KEYS[4])
+  in_line = head ~= nil
+  if head and head ~= me then
+    join_line()
+    local pttl = redis.call('PTTL', KEYS[1])
+    local lasts = tonumber(redis.call('ZSCORE', KEYS[4], head)) - now_ms()
+    return {0, math.max(pttl, lasts, 0)}
   end
 end
-if longest ~= nil then return {0, longest} end
-local fence = tonumber(ARGV[3])
+local granted = false
+if n == 1 then
+  -- The common case in one call: the key is free unless SET NX says otherwise.
+  granted = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+end
+if not granted then
+  local longest = nil
+  local busy = function(pttl)
+    if longest == nil or pttl == -1 or (longest ~= -1 and pttl > longest) then longest = pttl end
+  end
+  for i = 1, n do
+    local pttl = redis.call('PTTL', KEYS[i])
+    if pttl ~= -2 then
+      if redis.call('TYPE', KEYS[i]).ok == 'zset' then
+        -- Readers: wait for them, and mark the wait so that no new reader gets in meanwhile
+        -- (writers are never starved by a steady stream of readers).
+        local t = now_ms()
+        if live_readers(KEYS[i], t) > 0 then
+          local intent = math.min(tonumber(ARGV[2]), 1000)
+          redis.call('ZADD', KEYS[i], t + intent, WRITER_INTENT)
+          keep_until_last(KEYS[i], t)
+          local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+          -- Come back before the mark expires, or when the last reader's lease ends.
+          busy(math.min(tonumber(last[2]) - t, math.floor(intent / 2)))
+        end
+      else
+        busy(pttl)
+      end
+    end
+  end
+  if longest ~= nil then
+    join_line()
+    return {0, longest}
+  end
+  for i = 1, n do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+end
+if in_line and me ~= '' and redis.call('ZREM', KEYS[3], me) == 1 then
+  redis.call('ZREM', KEYS[4], me)
+end
+-- Counters normally lag the seed (a clock in microseconds), so one SET ... GET both stores the
+-- new value and shows the old one; only a counter ahead of the seed needs a second write.
+local fenceTtl = tonumber(ARGV[2]) + tonumber(ARGV[4])
+local seed = tonumber(ARGV[3])
+local fence = seed
 for i = n + 1, 2 * n do
-  local c = tonumber(redis.call('GET', KEYS[i]))
+  local c = tonumber(redis.call('SET', KEYS[i], ARGV[3], 'PX', fenceTtl, 'GET'))
   if c ~= nil and c + 1 > fence then fence = c + 1 end
 end
-local fenceTtl = tonumber(ARGV[2]) + tonumber(ARGV[4])
 local f = string.format('%d', fence)
-for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-  redis.call('SET', KEYS[n + i], f, 'PX', fenceTtl)
+if fence ~= seed then
+  for i = n + 1, 2 * n do redis.call('SET', KEYS[i], f, 'PX', fenceTtl) end
 end
 return {1, f}
+`;
+
+/**
+ * Takes ARGV[1] out of the line of lock key KEYS[1] (KEYS[2], KEYS[3]): a waiter that gave up.
+ * When the key is free, announces the new head of the line with ARGV[2] (PUBLISH or SPUBLISH)
+ * on channel ARGV[3], so it does not wait for its timer. Returns 1 when the id was in line.
+ */
+export const LEAVE_LINE_SCRIPT = `${READERS}${LINE}
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local head = line_head(KEYS[2], KEYS[3])
+  if head then redis.call(ARGV[2], ARGV[3], head) end
+end
+return 1
 `;
 
 /**
@@ -114,17 +196,35 @@ return 'ok'
 
 /**
  * Deletes each lock key that holds ARGV[1] and announces it with ARGV[2] (PUBLISH or SPUBLISH)
- * on the channel given at ARGV[2 + i]. Keys holding another value are left alone. Returns 'ok'
- * when every key was ours, else 'taken' if any holds another value, else 'expired'.
+ * on the channel given at ARGV[3 + i] (ARGV[3] = the number of lock keys). Keys holding another
+ * value are left alone. Returns 'ok' when every key was ours, else 'taken' if any holds another
+ * value, else 'expired'.
+ * A single-key call also passes the key's line (KEYS[2], KEYS[3]); the announcement then names
+ * the head of the line, so only that waiter comes for the key ('' when nobody is in line). A
+ * waiter giving back a partial acquisition passes its place (id, ticket, patience) after the
+ * channel: it goes back in line first, and is not announced to itself.
  */
-export const RELEASE_SCRIPT = `${READERS}
+export const RELEASE_SCRIPT = `${READERS}${LINE}
+local n = tonumber(ARGV[3])
+local lined = #KEYS > n
+local rejoin = ARGV[4 + n]
 local taken = false
 local expired = false
-for i = 1, #KEYS do
+for i = 1, n do
   local v = owner(KEYS[i])
   if v == ARGV[1] then
     redis.call('DEL', KEYS[i])
-    redis.call(ARGV[2], ARGV[2 + i], '')
+    local next = ''
+    if lined then
+      if rejoin then
+        local now = now_ms()
+        redis.call('ZADD', KEYS[2], 'NX', ARGV[5 + n], rejoin)
+        redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6 + n]), rejoin)
+        line_keep(KEYS[2], KEYS[3], now)
+      end
+      next = line_head(KEYS[2], KEYS[3]) or ''
+    end
+    if not rejoin or next ~= rejoin then redis.call(ARGV[2], ARGV[3 + i], next) end
   elseif v then
     taken = true
   else

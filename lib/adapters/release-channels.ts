@@ -4,8 +4,10 @@ export interface ChannelTransport {
   unsubscribe(channel: string): Promise<unknown>;
 }
 
+import type { ReleaseListener } from '../interfaces/lock-adapter.interface.js';
+
 interface Channel {
-  readonly listeners: Set<() => void>;
+  readonly listeners: Set<ReleaseListener>;
   readonly subscribed: Promise<void>;
 }
 
@@ -17,11 +19,11 @@ interface Channel {
 export class ReleaseChannels {
   private readonly channels = new Map<string, Channel>();
 
-  /** Calls the listeners of `channel` (an incoming message). */
-  dispatch(channel: string): void {
+  /** Calls the listeners of `channel` with the message (the head of the line, or ''). */
+  dispatch(channel: string, message: string): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    for (const listener of [...entry.listeners]) listener();
+    for (const listener of [...entry.listeners]) listener(message);
   }
 
   /**
@@ -30,7 +32,7 @@ export class ReleaseChannels {
    */
   async listen(
     channels: readonly string[],
-    listener: () => void,
+    listener: ReleaseListener,
     transport: () => ChannelTransport,
   ): Promise<() => void> {
     const names = [...new Set(channels)];
@@ -58,7 +60,7 @@ export class ReleaseChannels {
 
   private join(
     name: string,
-    listener: () => void,
+    listener: ReleaseListener,
     transport: () => ChannelTransport,
   ): Promise<void> {
     let channel = this.channels.get(name);
@@ -78,7 +80,7 @@ export class ReleaseChannels {
     return channel.subscribed;
   }
 
-  private leave(name: string, listener: () => void, transport: () => ChannelTransport): void {
+  private leave(name: string, listener: ReleaseListener, transport: () => ChannelTransport): void {
     const channel = this.channels.get(name);
     if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
     this.channels.delete(name);

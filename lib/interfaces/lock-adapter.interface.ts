@@ -13,6 +13,9 @@
  * - **The node owns expiry.** Keys expire by the node's own clock (`PX`), never by the caller's.
  * - **Fencing counters** live beside each lock key and only ever move up while they exist
  *   (see {@link AcquireReply.fence}); they expire `fenceRetention` ms after the lock's own ttl.
+ * - **A fair line per key (optional, single-key calls).** An adapter with {@link leaveLine}
+ *   keeps a line of waiters per key: a free key goes only to the head of a non-empty line, so a
+ *   newcomer never overtakes a waiter, and release notifications name the head.
  * - **No queueing while disconnected.** A call on a node that cannot be reached rejects
  *   promptly; the engine applies its own per-node timeout on top and treats a late answer as
  *   lost.
@@ -36,13 +39,27 @@ export interface LockAdapter {
    * `max(counter + 1, fenceSeed)` over all keys of the call and returns that number.
    * When any key is held, nothing changes and the reply carries the longest remaining ttl of
    * the held keys (`-1` when a key has no expiry), so a waiter never sleeps past an expiry.
+   *
+   * Adapters with lines (see {@link leaveLine}), for a single key: while the key's line has a
+   * live head other than `line.id`, the key is busy even when free (the reply's ttl then lasts
+   * until the head's place would lapse); a call with `line` that does not get the key takes or
+   * renews its place (ordered by `line.ticket`, lasting `line.patience` ms), and one that gets
+   * it leaves the line. Multi-key calls ignore lines.
    */
   acquire(
     keys: readonly string[],
     value: string,
     ttl: number,
     fence: FenceArgs,
+    line?: LineArgs,
   ): Promise<AcquireReply>;
+
+  /**
+   * Optional, and the sign that the adapter keeps lines: takes waiter `id` out of the line of
+   * `key` (it gave up or got the lock elsewhere) and, when the key is free, announces the new
+   * head so it does not wait for its timer.
+   */
+  leaveLine?(key: string, id: string): Promise<void>;
 
   /** Resets the ttl of every key to `ttl` ms if, and only if, every key still holds `value`. */
   extend(
@@ -55,8 +72,12 @@ export interface LockAdapter {
   /**
    * Deletes every key that holds `value` and publishes a release notification for each deleted
    * key. Keys holding another value are left alone.
+   *
+   * With `rejoin` (adapters with lines, single key): the caller gives back a partial
+   * acquisition but keeps waiting, so it first takes its place in the key's line again, and
+   * the notification is not sent when it would name the caller itself.
    */
-  release(keys: readonly string[], value: string): Promise<OwnerReply>;
+  release(keys: readonly string[], value: string, rejoin?: LineArgs): Promise<OwnerReply>;
 
   /**
    * Raises the fencing counter of every key to at least `fence.token`, if every key still holds
@@ -96,11 +117,13 @@ export interface LockAdapter {
   inspect(keys: readonly string[]): Promise<number>;
 
   /**
-   * Calls `listener` whenever one of `keys` is released through {@link release} by any client.
-   * Resolves once the subscription is active, so a release after that is never missed; resolves
-   * to the function that ends the subscription. Subscriptions to the same key are shared.
+   * Calls `listener` whenever one of `keys` is released through {@link release} by any client,
+   * with the id of the head of the key's line at that moment (`''` when the line is empty or
+   * the adapter keeps none). Resolves once the subscription is active, so a release after that
+   * is never missed; resolves to the function that ends the subscription. Subscriptions to the
+   * same key are shared.
    */
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void>;
+  onRelease(keys: readonly string[], listener: ReleaseListener): Promise<() => void>;
 
   /** Resolves when the node answers; rejects otherwise. */
   ping(): Promise<void>;
@@ -113,6 +136,22 @@ export interface LockAdapter {
 
   /** Closes what this adapter opened. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** Called on a release with the id of the head of the key's line (`''` when none). */
+export type ReleaseListener = (next: string) => void;
+
+/** A waiting caller's place in the line of a single-key lock (see {@link LockAdapter.acquire}). */
+export interface LineArgs {
+  /** The waiter's id: the same on every attempt of one call, on every node. */
+  readonly id: string;
+  /**
+   * Its place: the call's start on the caller's clock in microseconds, the same on every node,
+   * so every node orders its line alike (ties go by id).
+   */
+  readonly ticket: number;
+  /** How long (ms) the place lasts unless the waiter comes back. */
+  readonly patience: number;
 }
 
 /** Fencing arguments of an acquisition. */

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync } from 'node:crypto';
-import type { FenceArgs, LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import type { FenceArgs, LineArgs, LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { LockOptions, ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type {
   RedlockEvent,
@@ -117,6 +117,10 @@ export class Redlock implements LeaseDriver {
   private closed = false;
   // Callers of this process waiting for the same keys, in arrival order (see obtain).
   private readonly lines: WaitingLines;
+  // Whether every node keeps a waiting line per key, so waiters are served in call order
+  // across processes (see LockAdapter.leaveLine).
+  private readonly fair: boolean;
+  private lastTicket = 0;
   // Settles once every node has had its first chance to connect (see firstConnect).
   private connecting: Promise<void> | undefined;
   private connected = false;
@@ -139,6 +143,7 @@ export class Redlock implements LeaseDriver {
     this.logger = options.logger;
     this.onEvent = options.onEvent;
     this.lines = new WaitingLines(this.adapters);
+    this.fair = this.adapters.every((adapter) => typeof adapter.leaveLine === 'function');
     this.nodes = new NodeGuard(
       this.adapters,
       options.circuitBreaker,
@@ -347,6 +352,11 @@ export class Redlock implements LeaseDriver {
     // Writers line up; readers do not (they can all go in together once the writer is done).
     const lined = opts.mode === 'write';
     const queueId = target.keys.join('\n');
+    // A waiting writer of one key takes a place in the nodes' line of the key, by call time.
+    const line: { id: string; ticket: number } | undefined =
+      this.fair && lined && opts.wait > 0 && target.keys.length === 1
+        ? { id: ownerValue(), ticket: this.nextTicket() }
+        : undefined;
     let waiter: ReleaseWaiter | undefined;
     let attempts = 0;
     let failure: Failure | undefined;
@@ -354,16 +364,35 @@ export class Redlock implements LeaseDriver {
     try {
       // Callers in this process queue in order: one that arrives while others wait joins the
       // line instead of racing them (it would win every time, being one round trip ahead of
-      // their release notification).
+      // their release notification). Nodes that keep lines make the same promise across
+      // processes; there only the first caller of this process holds a place, by call time.
       if (lined && opts.wait > 0 && this.lines.length(queueId) > 0) {
-        waiter = await this.lines.join(queueId, target.keys, Math.min(timeout, opts.wait), lined);
+        waiter = await this.lines.join(
+          queueId,
+          target.keys,
+          Math.min(timeout, opts.wait),
+          lined,
+          line?.id,
+        );
+        // With the nodes' lines, this caller takes its place there once it is first here: the
+        // caller before it hands on as soon as it holds the lock, so the place is taken while
+        // the lock is held, off the path of the hand-off (see WaitingLines.leave).
         await waiter.wait(Math.max(0, waitUntil - this.clock.now()), signal);
       }
       for (;;) {
         if (failure && waitUntil - this.clock.now() <= 0) break;
         attempts += 1;
         waiter?.reset();
-        const outcome = await this.attempt(target, opts, timeout, autoExtend);
+        // Decided before the attempt: the line must keep this waiter's place for as long as it
+        // may sleep after it (a lost notification) plus two round trips.
+        const delay = this.retryDelayOf(attempts, opts);
+        const outcome = await this.attempt(
+          target,
+          opts,
+          timeout,
+          autoExtend,
+          line && { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) },
+        );
         if (outcome instanceof Lease && this.degraded) this.setDegraded(false, target.resources);
         if (!(outcome instanceof Lease) && !outcome.busy && this.fallback) {
           // No quorum: degraded mode hands out a process-local lock instead of failing.
@@ -392,11 +421,17 @@ export class Redlock implements LeaseDriver {
         if (!waiter) {
           // Subscribe only once contended, then retry at once: a release that happened while
           // subscribing would otherwise go unnoticed until the timer.
-          waiter = await this.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
+          waiter = await this.lines.join(
+            queueId,
+            target.keys,
+            Math.min(timeout, remaining),
+            lined,
+            line?.id,
+          );
           signal?.throwIfAborted();
           continue;
         }
-        if (outcome.split) {
+        if (outcome.split && !line) {
           // Split vote: every contender took some nodes and all are now taking them back. The
           // releases would wake them all at once into the same split again; a random pause of a
           // few round trips breaks the symmetry so that one of them gets a quorum.
@@ -407,11 +442,16 @@ export class Redlock implements LeaseDriver {
           continue;
         }
         // Only the head of the line wakes on a release; everyone still wakes on the fallback
-        // timer, so a holder that expires instead of releasing cannot stall the line.
-        await waiter.wait(this.sleepFor(attempts, opts, outcome, remaining), signal);
+        // timer, so a holder that expires instead of releasing cannot stall the line. With the
+        // nodes' lines a split needs no random pause either: only the head can take free keys,
+        // and the releases it still waits for name it.
+        await waiter.wait(this.sleepFor(delay, opts, outcome, remaining), signal);
       }
     } finally {
-      if (waiter) this.lines.leave(queueId, waiter, acquired);
+      if (waiter) this.lines.leave(queueId, waiter, acquired, line !== undefined);
+      // Give the place in the nodes' lines back, or the next waiter would wait for it to lapse.
+      if (line && !acquired && attempts > 0)
+        await this.leaveLine(target.keys[0]!, line.id, timeout);
     }
     // Every path out of the loop above went through at least one failed attempt.
     const failed = failure;
@@ -445,14 +485,36 @@ export class Redlock implements LeaseDriver {
     await this.connecting;
   }
 
+  /** The retry policy's pause after attempt `attempt`, jitter included. */
+  private retryDelayOf(attempt: number, opts: ResolvedLockOptions): number {
+    const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
+    return (Number.isFinite(base) && base > 0 ? base : 0) + Math.random() * opts.retryJitter;
+  }
+
+  /** A ticket for the nodes' lines: the wall clock in µs, strictly increasing in this process. */
+  private nextTicket(): number {
+    // Date.now() has whole milliseconds: callers of two processes in one millisecond would be
+    // ordered by their random ids. The high-resolution wall clock keeps them in call order.
+    const wall =
+      this.clock === systemClock
+        ? performance.timeOrigin + performance.now()
+        : this.clock.wallNow();
+    this.lastTicket = Math.max(this.lastTicket + 1, Math.floor(wall * 1000));
+    return this.lastTicket;
+  }
+
+  /** Takes waiter `id` out of the line of `key` on every node (best effort, bounded). */
+  private async leaveLine(key: string, id: string, timeout: number): Promise<void> {
+    await this.nodes.ask(this.adapters, (adapter) => adapter.leaveLine!(key, id), timeout);
+  }
+
   private sleepFor(
-    attempt: number,
+    retryDelay: number,
     opts: ResolvedLockOptions,
     failure: Failure,
     remaining: number,
   ): number {
-    const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
-    let delay = (Number.isFinite(base) && base > 0 ? base : 0) + Math.random() * opts.retryJitter;
+    let delay = retryDelay;
     // Never sleep past the holder's expiry: the notification may be lost (crashed holder).
     if (failure.holderTtl !== undefined) {
       delay = Math.min(delay, failure.holderTtl + Math.random() * opts.retryJitter);
@@ -465,6 +527,7 @@ export class Redlock implements LeaseDriver {
     opts: ResolvedLockOptions,
     timeout: number,
     autoExtend: boolean,
+    line?: LineArgs,
   ): Promise<Lease | Failure> {
     const { keys } = target;
     const { ttl } = opts;
@@ -480,7 +543,7 @@ export class Redlock implements LeaseDriver {
       this.adapters,
       read
         ? (adapter) => adapter.acquireShared!(keys, value, ttl, fence)
-        : (adapter) => adapter.acquire(keys, value, ttl, fence),
+        : (adapter) => adapter.acquire(keys, value, ttl, fence, line),
       timeout,
       (partial, pending) => {
         let acquired = 0;
@@ -542,6 +605,13 @@ export class Redlock implements LeaseDriver {
           mode: opts.mode,
         });
         this.held.add(lease);
+        if (line && acquired < this.adapters.length) {
+          // Nodes that did not grant still keep this caller's place; free it for the others.
+          results.forEach((result, index) => {
+            if (result.status === 'ok' && result.value.acquired) return;
+            this.adapters[index]!.leaveLine!(keys[0]!, line.id).catch(() => undefined);
+          });
+        }
         return lease;
       }
       if (fenced) reason = `the validity ran out while acquiring (ttl ${ttl} ms is too short)`;
@@ -555,7 +625,8 @@ export class Redlock implements LeaseDriver {
         cleanup,
         read
           ? (adapter) => adapter.releaseShared!(keys, value)
-          : (adapter) => adapter.release(keys, value),
+          : // A waiter keeps its place while it gives back what it took (see RELEASE_SCRIPT).
+            (adapter) => adapter.release(keys, value, line),
         timeout,
       );
     }
@@ -829,6 +900,9 @@ const POOL = Buffer.alloc(16 * 256);
 let poolOffset = POOL.length;
 
 /** 128 random bits from `node:crypto`, hex-encoded; new for every acquisition attempt. */
+/** Margin of a place in the nodes' lines beyond the waiter's longest sleep and round trips. */
+const LINE_SLACK_MS = 50;
+
 export function ownerValue(): string {
   if (poolOffset >= POOL.length) {
     randomFillSync(POOL);

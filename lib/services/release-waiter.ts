@@ -11,9 +11,11 @@ export class ReleaseWaiter {
   private wake: (() => void) | undefined;
   private readonly stops: (() => void)[] = [];
   private closed = false;
-  private readonly listener = (): void => {
-    // Only the head of this process's line reacts to a release; the others wait their turn.
-    if (this.isHead()) this.promote();
+  private readonly listener = (next: string): void => {
+    // A release that names the head of the nodes' line wakes that waiter only, in whichever
+    // process it waits; otherwise only the head of this process's line reacts.
+    const mine = this.lineId !== undefined && next !== '' ? next === this.lineId : this.isHead();
+    if (mine) this.promote();
   };
 
   constructor(
@@ -21,6 +23,8 @@ export class ReleaseWaiter {
     private readonly keys: readonly string[],
     /** Whether this waiter is first in line among this process's waiters for the keys. */
     readonly isHead: () => boolean = () => true,
+    /** The waiter's id in the nodes' line of the key, when the nodes keep one. */
+    private readonly lineId?: string,
   ) {}
 
   /** Wakes the waiter now (or lets its next `wait` return at once). */
@@ -113,6 +117,7 @@ export class WaitingLines {
     keys: readonly string[],
     timeout: number,
     lined: boolean,
+    lineId?: string,
   ): Promise<ReleaseWaiter> {
     if (!lined) {
       const waiter = new ReleaseWaiter(this.adapters, keys);
@@ -126,6 +131,7 @@ export class WaitingLines {
       this.adapters,
       keys,
       () => members[0] === waiter,
+      lineId,
     );
     members.push(waiter);
     await waiter.subscribe(timeout);
@@ -134,15 +140,16 @@ export class WaitingLines {
 
   /**
    * Leaves the line. A head that got the lock leaves the next caller to be woken by its
-   * release; a head that gave up hands its turn on at once.
+   * release, unless `handOn`: then the next caller goes at once to take its place in the nodes'
+   * line while the lock is held. A head that gave up hands its turn on at once.
    */
-  leave(id: string, waiter: ReleaseWaiter, acquired: boolean): void {
+  leave(id: string, waiter: ReleaseWaiter, acquired: boolean, handOn = false): void {
     waiter.close();
     const line = this.lines.get(id);
     if (!line) return;
     const index = line.indexOf(waiter);
     if (index >= 0) line.splice(index, 1);
     if (line.length === 0) this.lines.delete(id);
-    else if (index === 0 && !acquired) line[0]!.promote();
+    else if (index === 0 && (!acquired || handOn)) line[0]!.promote();
   }
 }

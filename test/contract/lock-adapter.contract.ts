@@ -342,6 +342,132 @@ export function describeLockAdapterContract(
       });
     });
 
+    describe('waiting line (single keys)', () => {
+      /** A waiter's place: `ticket` orders the line, `patience` is how long it lasts. */
+      const place = (id: string, ticket: number, patience = LONG) => ({ id, ticket, patience });
+
+      it('keeps lines', () => {
+        expect(typeof adapter.leaveLine).toBe('function');
+      });
+
+      it('gives a free key to the head of its line, never to a newcomer', async () => {
+        const k = key('a');
+        const holder = owner();
+        fenceOf(await adapter.acquire([k], holder, LONG, FENCE));
+        busyTtl(await other.acquire([k], owner(), LONG, FENCE, place('b', 2)));
+        expect(await adapter.release([k], holder)).toBe('ok');
+
+        // Free, but promised: a caller without a place and one arriving later both wait.
+        expect(busyTtl(await adapter.acquire([k], owner(), LONG, FENCE))).toBeGreaterThan(0);
+        busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('c', 3)));
+        const b = owner();
+        fenceOf(await other.acquire([k], b, LONG, FENCE, place('b', 2)));
+        expect(await other.release([k], b)).toBe('ok');
+        // 'b' left the line when it got the key: now 'c' is first.
+        busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('d', 4)));
+        fenceOf(await adapter.acquire([k], owner(), LONG, FENCE, place('c', 3)));
+      });
+
+      it('orders the line by ticket, not by arrival', async () => {
+        const k = key('a');
+        const holder = owner();
+        fenceOf(await adapter.acquire([k], holder, LONG, FENCE));
+        busyTtl(await other.acquire([k], owner(), LONG, FENCE, place('late', 20)));
+        busyTtl(await other.acquire([k], owner(), LONG, FENCE, place('early', 10)));
+        expect(await adapter.release([k], holder)).toBe('ok');
+        busyTtl(await other.acquire([k], owner(), LONG, FENCE, place('late', 20)));
+        fenceOf(await other.acquire([k], owner(), LONG, FENCE, place('early', 10)));
+      });
+
+      it('lets a place lapse when its waiter does not come back', async () => {
+        const k = key('a');
+        const holder = owner();
+        fenceOf(await adapter.acquire([k], holder, LONG, FENCE));
+        busyTtl(await other.acquire([k], owner(), LONG, FENCE, place('gone', 1, SHORT)));
+        expect(await adapter.release([k], holder)).toBe('ok');
+        // The reply says how long to wait for the head: no longer than its place lasts.
+        expect(busyTtl(await adapter.acquire([k], owner(), LONG, FENCE))).toBeLessThanOrEqual(
+          SHORT,
+        );
+        const deadline = performance.now() + DEADLINE;
+        for (;;) {
+          const reply = await adapter.acquire([k], owner(), LONG, FENCE);
+          if (reply.acquired) break;
+          if (performance.now() > deadline) throw new Error('the lapsed place still blocks');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      });
+
+      it('names the head of the line in the release notification', async () => {
+        const k = key('a');
+        const events = recorder();
+        const unsubscribe = await adapter.onRelease([k], events.listener);
+        try {
+          const holder = owner();
+          fenceOf(await other.acquire([k], holder, LONG, FENCE));
+          busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('next', 5)));
+          expect(await other.release([k], holder)).toBe('ok');
+          await events.reached(1);
+          const next = owner();
+          fenceOf(await adapter.acquire([k], next, LONG, FENCE, place('next', 5)));
+          expect(await adapter.release([k], next)).toBe('ok');
+          await events.reached(2);
+          expect(events.messages).toEqual(['next', '']);
+        } finally {
+          unsubscribe();
+        }
+      });
+
+      it('gives a place back on leaveLine and announces the new head of a free key', async () => {
+        const k = key('a');
+        const events = recorder();
+        const unsubscribe = await adapter.onRelease([k], events.listener);
+        try {
+          const holder = owner();
+          fenceOf(await other.acquire([k], holder, LONG, FENCE));
+          busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('first', 1)));
+          busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('second', 2)));
+          await other.leaveLine!(k, 'absent');
+          expect(await other.release([k], holder)).toBe('ok');
+          await events.reached(1);
+          await other.leaveLine!(k, 'first');
+          await events.reached(2);
+          expect(events.messages).toEqual(['first', 'second']);
+          fenceOf(await adapter.acquire([k], owner(), LONG, FENCE, place('second', 2)));
+        } finally {
+          unsubscribe();
+        }
+      });
+
+      it('keeps a waiter in line when it gives back a partial acquisition, without announcing it to itself', async () => {
+        const k = key('a');
+        const events = recorder();
+        const unsubscribe = await adapter.onRelease([k], events.listener);
+        try {
+          const mine = owner();
+          fenceOf(await other.acquire([k], mine, LONG, FENCE, place('head', 1)));
+          busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('second', 2)));
+          expect(await other.release([k], mine, place('head', 1))).toBe('ok');
+          // Still first: the waiter behind it cannot take the free key.
+          busyTtl(await adapter.acquire([k], owner(), LONG, FENCE, place('second', 2)));
+          await other.leaveLine!(k, 'head');
+          await events.reached(1);
+          expect(events.messages).toEqual(['second']);
+        } finally {
+          unsubscribe();
+        }
+      });
+
+      it('leaves multi-key calls out of lines', async () => {
+        const [k1, k2] = [key('a'), key('b')];
+        const holder = owner();
+        fenceOf(await adapter.acquire([k1], holder, LONG, FENCE));
+        busyTtl(await other.acquire([k1], owner(), LONG, FENCE, place('w', 1)));
+        expect(await adapter.release([k1], holder)).toBe('ok');
+        fenceOf(await adapter.acquire([k1, k2], owner(), LONG, FENCE));
+      });
+    });
+
     describe('connection', () => {
       it('answers ping', async () => {
         await expect(adapter.ping()).resolves.toBeUndefined();
@@ -396,14 +522,19 @@ async function waitUntilGone(adapter: LockAdapter, keys: readonly string[]): Pro
 
 /** Counts listener calls; `reached(n)` resolves at the n-th call and fails after a deadline. */
 function recorder(): {
-  listener: () => void;
+  listener: (next: string) => void;
   readonly count: number;
+  /** What each notification said (the head of the key's line, or ''), in order. */
+  readonly messages: readonly string[];
   reached(n: number): Promise<void>;
 } {
   let count = 0;
+  const messages: string[] = [];
   const waiters = new Set<{ n: number; resolve: () => void }>();
   return {
-    listener: () => {
+    messages,
+    listener: (next) => {
+      messages.push(next);
       count++;
       for (const waiter of waiters) if (waiter.n <= count) waiter.resolve();
     },

@@ -183,6 +183,55 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await eventuallySubscribed(clients, `{lock:${name}}:released`, 0);
   }, 20_000);
 
+  it('serves waiters of several engines in call order, across engines', async () => {
+    // Each engine stands for a process. Without lines on the nodes, every release would start a
+    // race between the two engines' first waiters, and the turns would not alternate.
+    const [holder, one, two] = [await engine(), await engine(), await engine()];
+    const name = resource('fifo');
+    const line = `{lock:${name}}:line`;
+    const held = await holder.acquire(name, { ttl: 60_000 });
+    const order: string[] = [];
+    const slow = { ttl: 10_000, wait: 30_000, retryDelay: 20_000, retryJitter: 0 };
+    const call = (redlock: Redlock, label: string) =>
+      redlock.acquire(name, slow).then(async (lock) => {
+        order.push(label);
+        await lock.release();
+      });
+    const waiting: Promise<void>[] = [];
+    // Warm engines take each caller's ticket (its call time) the moment it calls.
+    for (const redlock of [one, two]) await (await redlock.acquire(resource('warm'))).release();
+    const labels = ['A', 'B', 'C', 'D', 'E', 'F'];
+    for (const [index, label] of labels.entries()) {
+      waiting.push(call(index % 2 === 0 ? one : two, label));
+    }
+    // Called together, none finds a caller of its engine waiting, so each goes to the nodes
+    // and takes its place there, by its call-time ticket.
+    await eventuallyLineLength(clients, line, labels.length);
+    await held.release();
+    await Promise.all(waiting);
+    expect(order).toEqual(labels);
+    await eventuallyLineLength(clients, line, 0);
+  }, 20_000);
+
+  it('gives its place in line back when a wait ends without the lock', async () => {
+    const [holder, waiter] = [await engine(), await engine()];
+    const name = resource('give-up');
+    const held = await holder.acquire(name, { ttl: 60_000 });
+    await expect(
+      waiter.acquire(name, { wait: 300, retryDelay: 50, retryJitter: 0 }),
+    ).rejects.toBeInstanceOf(LockNotAcquiredError);
+    const lines = await Promise.all(
+      clients.map((client) => client.exists(`{lock:${name}}:line`, `{lock:${name}}:line:until`)),
+    );
+    expect(lines).toEqual([0, 0, 0, 0, 0]);
+    // The holder's lock is untouched, and the next caller goes straight in after its release.
+    expect(await valuesOf(`lock:${name}`)).toEqual(Array(5).fill(held.value));
+    await held.release();
+    const next = await waiter.tryAcquire(name);
+    expect(next).not.toBeNull();
+    await next!.release();
+  });
+
   it('reuses the held lock in the same async chain', async () => {
     const redlock = await engine();
     const name = resource('reentrant');
@@ -268,6 +317,18 @@ describe('Redlock engine on 5 Redis nodes', () => {
 });
 
 /** Waits until `count` subscribers listen on `channel` across the nodes (PUBSUB NUMSUB). */
+/** Waits until every node's line of a key has `length` waiters. */
+async function eventuallyLineLength(clients: Redis[], line: string, length: number): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const lengths = await Promise.all(clients.map((client) => client.zcard(line)));
+    if (lengths.every((n) => n === length)) return;
+    if (performance.now() > deadline)
+      throw new Error(`${line}: lengths ${lengths.join(', ')}, wanted ${length} on every node`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 async function eventuallySubscribed(clients: Redis[], channel: string, count = 5): Promise<void> {
   const deadline = performance.now() + 5_000;
   for (;;) {

@@ -64,7 +64,7 @@ export class FailingAdapter implements LockAdapter {
   inspect(keys: readonly string[]): Promise<number> {
     return this.through(() => this.inner.inspect(keys));
   }
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  onRelease(keys: readonly string[], listener: (next: string) => void): Promise<() => void> {
     return this.through(() => this.inner.onRelease(keys, listener));
   }
   ping(): Promise<void> {

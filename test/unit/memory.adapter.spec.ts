@@ -224,7 +224,7 @@ describe('MemoryLockAdapter', () => {
       await released;
       await Promise.resolve();
       expect(calls).toBe(0);
-      expect(store.stats()).toEqual({ locks: 0, fences: 0, subscribedKeys: 0 });
+      expect(store.stats()).toEqual({ locks: 0, fences: 0, subscribedKeys: 0, lines: 0 });
     });
 
     it('makes every operation reject with a clear error', async () => {
