@@ -50,6 +50,13 @@ export interface RedlockModuleOptions {
    */
   degradedMode?: boolean;
   /**
+   * Serve waiters for one key in call order across processes and hosts, through a line kept on
+   * the nodes (see the README, "Waiting"). `false`: every process's first waiter races for a
+   * released key (higher throughput under contention, no fairness across processes).
+   * @default true
+   */
+  fair?: boolean;
+  /**
    * Rotating credentials for the clients the module creates (URL and options nodes): the
    * provider is asked at startup and every `refreshInterval` ms; connections take the new
    * credentials without being replaced (held locks are kept). Status: `RedlockService

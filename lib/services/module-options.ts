@@ -21,6 +21,7 @@ export interface ResolvedRedlockOptions {
   readonly logger: RedlockModuleOptions['logger'];
   readonly circuitBreaker: RedlockModuleOptions['circuitBreaker'];
   readonly degradedMode: boolean;
+  readonly fair: boolean;
   readonly credentials: RedlockModuleOptions['credentials'];
 }
 
@@ -70,6 +71,10 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
       `expected { failureThreshold, coolDown } or false, got ${describe(circuitBreaker)}`,
     );
   }
+  const { fair = true } = options;
+  if (typeof fair !== 'boolean') {
+    throw new RedlockConfigError('fair', `expected true or false, got ${describe(fair)}`);
+  }
   if (typeof degradedMode !== 'boolean') {
     throw new RedlockConfigError(
       'degradedMode',
@@ -100,6 +105,7 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
     credentials,
     circuitBreaker,
     degradedMode,
+    fair,
     keyPrefix,
     lock: resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock'),
     connectTimeout,

@@ -53,6 +53,13 @@ export interface RedlockEngineOptions {
    * Absent by default: without a quorum the library fails closed.
    */
   degraded?: { store: LockAdapter };
+  /**
+   * Whether waiters for one key are served in call order across processes, through a line on
+   * the nodes (when every node's adapter keeps lines). `false` lets every process's first waiter
+   * race for a released key: more hand-offs stay in one process, at the cost of fairness.
+   * @default true
+   */
+  fair?: boolean;
 }
 
 /** One or several resource names; several are locked all or nothing. */
@@ -142,8 +149,10 @@ export class Redlock implements LeaseDriver {
     this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
     this.logger = options.logger;
     this.onEvent = options.onEvent;
-    this.lines = new WaitingLines(this.adapters);
-    this.fair = this.adapters.every((adapter) => typeof adapter.leaveLine === 'function');
+    this.lines = new WaitingLines(this.adapters, this.quorum);
+    this.fair =
+      options.fair !== false &&
+      this.adapters.every((adapter) => typeof adapter.leaveLine === 'function');
     this.nodes = new NodeGuard(
       this.adapters,
       options.circuitBreaker,
@@ -353,9 +362,10 @@ export class Redlock implements LeaseDriver {
     const lined = opts.mode === 'write';
     const queueId = target.keys.join('\n');
     // A waiting writer of one key takes a place in the nodes' line of the key, by call time.
+    // Its id is drawn only once it waits: an uncontended call sends none and costs nothing more.
     const line: { id: string; ticket: number } | undefined =
       this.fair && lined && opts.wait > 0 && target.keys.length === 1
-        ? { id: ownerValue(), ticket: this.nextTicket() }
+        ? { id: '', ticket: this.nextTicket() }
         : undefined;
     let waiter: ReleaseWaiter | undefined;
     let attempts = 0;
@@ -372,7 +382,7 @@ export class Redlock implements LeaseDriver {
           target.keys,
           Math.min(timeout, opts.wait),
           lined,
-          line?.id,
+          line && (line.id = ownerValue()),
         );
         // With the nodes' lines, this caller takes its place there once it is first here: the
         // caller before it hands on as soon as it holds the lock, so the place is taken while
@@ -391,7 +401,9 @@ export class Redlock implements LeaseDriver {
           opts,
           timeout,
           autoExtend,
-          line && { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) },
+          line?.id
+            ? { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) }
+            : undefined,
         );
         if (outcome instanceof Lease && this.degraded) this.setDegraded(false, target.resources);
         if (!(outcome instanceof Lease) && !outcome.busy && this.fallback) {
@@ -426,7 +438,7 @@ export class Redlock implements LeaseDriver {
             target.keys,
             Math.min(timeout, remaining),
             lined,
-            line?.id,
+            line && (line.id = ownerValue()),
           );
           signal?.throwIfAborted();
           continue;
@@ -450,8 +462,7 @@ export class Redlock implements LeaseDriver {
     } finally {
       if (waiter) this.lines.leave(queueId, waiter, acquired, line !== undefined);
       // Give the place in the nodes' lines back, or the next waiter would wait for it to lapse.
-      if (line && !acquired && attempts > 0)
-        await this.leaveLine(target.keys[0]!, line.id, timeout);
+      if (line?.id && !acquired) await this.leaveLine(target.keys[0]!, line.id, timeout);
     }
     // Every path out of the loop above went through at least one failed attempt.
     const failed = failure;
@@ -605,10 +616,11 @@ export class Redlock implements LeaseDriver {
           mode: opts.mode,
         });
         this.held.add(lease);
-        if (line && acquired < this.adapters.length) {
-          // Nodes that did not grant still keep this caller's place; free it for the others.
+        if (line && acquired < answered) {
+          // Nodes that answered busy keep this caller's place; free it for the others. (One
+          // that answers late either grants, which ends the place, or lets it lapse.)
           results.forEach((result, index) => {
-            if (result.status === 'ok' && result.value.acquired) return;
+            if (result.status !== 'ok' || result.value.acquired) return;
             this.adapters[index]!.leaveLine!(keys[0]!, line.id).catch(() => undefined);
           });
         }

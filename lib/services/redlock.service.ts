@@ -75,6 +75,7 @@ export class RedlockService
       logger: this.logger,
       onEvent: (event) => this.dispatch(event, options.onEvent),
       circuitBreaker: options.circuitBreaker,
+      fair: options.fair,
       degraded: options.degradedMode
         ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
         : undefined,

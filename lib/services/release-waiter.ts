@@ -1,5 +1,8 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 
+/** How long a waiter named by some nodes waits for the rest of a quorum to name it, in ms. */
+const NAMED_GRACE_MS = 3;
+
 /**
  * One acquisition's way of sleeping between attempts: it wakes on a release notification from
  * any node, on its timer, or rejects when the caller's signal aborts.
@@ -11,12 +14,9 @@ export class ReleaseWaiter {
   private wake: (() => void) | undefined;
   private readonly stops: (() => void)[] = [];
   private closed = false;
-  private readonly listener = (next: string): void => {
-    // A release that names the head of the nodes' line wakes that waiter only, in whichever
-    // process it waits; otherwise only the head of this process's line reacts.
-    const mine = this.lineId !== undefined && next !== '' ? next === this.lineId : this.isHead();
-    if (mine) this.promote();
-  };
+  // Nodes that named this waiter as the head of their line since the last reset.
+  private readonly namedBy = new Set<number>();
+  private grace: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
@@ -25,12 +25,37 @@ export class ReleaseWaiter {
     readonly isHead: () => boolean = () => true,
     /** The waiter's id in the nodes' line of the key, when the nodes keep one. */
     private readonly lineId?: string,
+    /** How many nodes must name this waiter before it goes (the quorum). */
+    private readonly quorum = 1,
   ) {}
+
+  private heard(node: number, next: string): void {
+    if (this.lineId === undefined || next === '') {
+      // No line on that node: only the head of this process's line reacts.
+      if (this.isHead()) this.promote();
+      return;
+    }
+    // A release that names the head of the nodes' line wakes that waiter only, in whichever
+    // process it waits. It goes once a quorum of nodes has named it (the key is free there),
+    // not on the first: an attempt that raced the holder's release to the other nodes would
+    // split, and take a round more. A slow or silent node only delays it by the grace period.
+    if (next !== this.lineId) return;
+    this.namedBy.add(node);
+    if (this.namedBy.size >= this.quorum) this.promote();
+    else this.grace ??= setTimeout(() => this.promote(), NAMED_GRACE_MS);
+  }
 
   /** Wakes the waiter now (or lets its next `wait` return at once). */
   promote(): void {
+    this.clearGrace();
     this.notified = true;
     this.wake?.();
+  }
+
+  private clearGrace(): void {
+    clearTimeout(this.grace);
+    this.grace = undefined;
+    this.namedBy.clear();
   }
 
   /**
@@ -38,14 +63,16 @@ export class ReleaseWaiter {
    * then is still subscribed when it does, and until then the timer covers for it.
    */
   async subscribe(timeout: number): Promise<void> {
-    const subscriptions = this.adapters.map((adapter) =>
-      adapter.onRelease(this.keys, this.listener).then(
-        (stop) => {
-          if (this.closed) stop();
-          else this.stops.push(stop);
-        },
-        () => undefined, // polling on the timer remains
-      ),
+    const subscriptions = this.adapters.map((adapter, node) =>
+      adapter
+        .onRelease(this.keys, (next) => this.heard(node, next))
+        .then(
+          (stop) => {
+            if (this.closed) stop();
+            else this.stops.push(stop);
+          },
+          () => undefined, // polling on the timer remains
+        ),
     );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -58,6 +85,7 @@ export class ReleaseWaiter {
   /** Forgets notifications seen so far; call right before an attempt. */
   reset(): void {
     this.notified = false;
+    this.clearGrace();
   }
 
   /** Sleeps up to `ms`, less if a release is announced; rejects with the signal's reason. */
@@ -88,6 +116,7 @@ export class ReleaseWaiter {
 
   close(): void {
     this.closed = true;
+    this.clearGrace();
     this.wake = undefined;
     for (const stop of this.stops.splice(0)) stop();
   }
@@ -101,7 +130,11 @@ export class ReleaseWaiter {
 export class WaitingLines {
   private readonly lines = new Map<string, ReleaseWaiter[]>();
 
-  constructor(private readonly adapters: readonly LockAdapter[]) {}
+  constructor(
+    private readonly adapters: readonly LockAdapter[],
+    /** How many nodes must name a waiter before it goes (see ReleaseWaiter). */
+    private readonly quorum = 1,
+  ) {}
 
   /** How many callers wait in line `id` (0 when there is none). */
   length(id: string): number {
@@ -132,6 +165,7 @@ export class WaitingLines {
       keys,
       () => members[0] === waiter,
       lineId,
+      this.quorum,
     );
     members.push(waiter);
     await waiter.subscribe(timeout);

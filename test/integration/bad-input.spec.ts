@@ -304,6 +304,12 @@ const configCases: ConfigCase[] = [
     mentions: [/expected a string/, /object/],
   },
   {
+    title: "fair: 'yes'",
+    options: () => ({ nodes: [url], fair: 'yes' }),
+    option: 'fair',
+    mentions: [/expected true or false/, /got "yes"$/],
+  },
+  {
     title: 'connectTimeout: -1',
     options: () => ({ nodes: [url], connectTimeout: -1 }),
     option: 'connectTimeout',

@@ -213,6 +213,20 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await eventuallyLineLength(clients, line, 0);
   }, 20_000);
 
+  it('keeps no line with fair: false', async () => {
+    const [holder, waiter] = [await engine(), await engine({ fair: false })];
+    const name = resource('unfair');
+    const held = await holder.acquire(name, { ttl: 60_000 });
+    const waiting = waiter.acquire(name, { wait: 30_000, retryDelay: 30_000, retryJitter: 0 });
+    await eventuallySubscribed(clients, `{lock:${name}}:released`);
+    expect(await Promise.all(clients.map((c) => c.exists(`{lock:${name}}:line`)))).toEqual([
+      0, 0, 0, 0, 0,
+    ]);
+    // Without a place it is still woken: an empty line announces '' to every first waiter.
+    await held.release();
+    await (await waiting).release();
+  });
+
   it('gives its place in line back when a wait ends without the lock', async () => {
     const [holder, waiter] = [await engine(), await engine()];
     const name = resource('give-up');

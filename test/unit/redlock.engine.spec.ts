@@ -11,6 +11,7 @@ import {
 } from '../../lib/redlock.errors.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { ownerValue } from '../../lib/services/redlock.engine.js';
+import { ReleaseWaiter } from '../../lib/services/release-waiter.js';
 import { deferred } from '../support/deferred.js';
 import { FailingAdapter } from '../support/failing-adapter.js';
 
@@ -284,5 +285,52 @@ describe('waiting in line within one process', () => {
     await Promise.all([b, c, d]);
     expect(order).toEqual(['b', 'c', 'd']);
     await node.close();
+  });
+});
+
+describe('ReleaseWaiter on nodes that keep lines', () => {
+  /** Three nodes whose release notifications the test sends by hand. */
+  const silentNodes = () => {
+    const listeners: ((next: string) => void)[] = [];
+    const adapters = [0, 1, 2].map((i) => {
+      const adapter = new MemoryLockAdapter({ name: `memory://w${i}` });
+      adapter.onRelease = (_keys, listener) => {
+        listeners[i] = listener;
+        return Promise.resolve(() => undefined);
+      };
+      return adapter;
+    });
+    return { adapters, announce: (node: number, next: string) => listeners[node]!(next) };
+  };
+
+  it('goes once a quorum of nodes names it, not on the first, and ignores other names', async () => {
+    const { adapters, announce } = silentNodes();
+    const waiter = new ReleaseWaiter(adapters, ['k'], () => true, 'me', 2);
+    await waiter.subscribe(1_000);
+    let woke = false;
+    const waiting = waiter.wait(60_000, undefined).then(() => (woke = true));
+    announce(0, 'me');
+    announce(1, 'someone else');
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    announce(2, 'me');
+    await waiting;
+    expect(woke).toBe(true);
+    waiter.close();
+    await Promise.all(adapters.map((adapter) => adapter.close()));
+  });
+
+  it('goes after a short grace when the rest of the quorum stays silent', async () => {
+    const { adapters, announce } = silentNodes();
+    const waiter = new ReleaseWaiter(adapters, ['k'], () => true, 'me', 2);
+    await waiter.subscribe(1_000);
+    const started = performance.now();
+    const waiting = waiter.wait(60_000, undefined);
+    announce(1, 'me');
+    await waiting;
+    // Far sooner than the 60 s timer: the grace let it go with one node's word.
+    expect(performance.now() - started).toBeLessThan(30_000);
+    waiter.close();
+    await Promise.all(adapters.map((adapter) => adapter.close()));
   });
 });
