@@ -172,7 +172,9 @@ export class IoredisLockAdapter implements LockAdapter {
       return acquireReply(await this.#fenced('nestjsRedlockAcquire', keys, args));
     }
     const key = keys[0]!;
-    args.push(line?.id ?? '', line?.ticket ?? 0, line?.patience ?? 0);
+    // Without a place (an uncontended first attempt) the line is only checked: no ticket.
+    if (line) args.push(line.id, line.ticket, line.patience);
+    else args.push('');
     const helpers = [helperName(key, 'fence'), ...lineKeys(key)];
     return acquireReply(
       await this.#call(() => this.#scripts.nestjsRedlockAcquire(4, key, ...helpers, ...args)),

@@ -147,7 +147,8 @@ export class NodeRedisLockAdapter implements LockAdapter {
     if (keys.length === 1) {
       // One key: its line comes along (see ACQUIRE_SCRIPT).
       all.push(...lineKeys(all[0]!));
-      args.push(line?.id ?? '', line?.ticket ?? 0, line?.patience ?? 0);
+      if (line) args.push(line.id, line.ticket, line.patience);
+      else args.push('');
     }
     return acquireReply(await this.run(SCRIPTS.acquire, all, args));
   }

@@ -80,8 +80,8 @@ end
  * {0, longest remaining ttl} (-1 when a key has no expiry) so waiters never oversleep.
  *
  * A single-key call also passes the key's line (KEYS[3], KEYS[4]) and ARGV[5] = the caller's
- * line id ('' for a caller that does not wait), ARGV[6] = its ticket, ARGV[7] = its patience
- * (ms). A free key goes only to the head of a non-empty line; anyone else is told to wait as
+ * line id ('' for a caller without a place, then nothing more), ARGV[6] = its ticket, ARGV[7] =
+ * its patience (ms). A free key goes only to the head of a non-empty line; anyone else is told to wait as
  * long as the head's place lasts, and a waiting caller that does not get the key takes (or
  * renews) its place in the line.
  */
