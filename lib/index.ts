@@ -40,8 +40,10 @@ export type {
 export type {
   AcquireReply,
   FenceArgs,
+  LineArgs,
   LockAdapter,
   OwnerReply,
+  ReleaseListener,
 } from './interfaces/lock-adapter.interface.js';
 export type {
   RedlockEvent,

@@ -40,6 +40,8 @@ const DEADLINE = 3_000;
 export function describeLockAdapterContract(
   label: string,
   setup: () => Promise<ContractTarget>,
+  /** `lines: false` for a backend that keeps no waiting lines (no `leaveLine`). */
+  { lines = true }: { lines?: boolean } = {},
 ): void {
   describe(`LockAdapter contract: ${label}`, () => {
     let target: ContractTarget | undefined;
@@ -346,9 +348,12 @@ export function describeLockAdapterContract(
       /** A waiter's place: `ticket` orders the line, `patience` is how long it lasts. */
       const place = (id: string, ticket: number, patience = LONG) => ({ id, ticket, patience });
 
-      it('keeps lines', () => {
-        expect(typeof adapter.leaveLine).toBe('function');
+      it(lines ? 'keeps lines' : 'declares that it keeps no lines', () => {
+        expect(typeof adapter.leaveLine).toBe(lines ? 'function' : 'undefined');
       });
+      // A backend without lines has nothing more to show here; the engine falls back to
+      // per-process lines for it.
+      if (!lines) return;
 
       it('gives a free key to the head of its line, never to a newcomer', async () => {
         const k = key('a');
