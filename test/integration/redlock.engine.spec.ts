@@ -213,6 +213,31 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await eventuallyLineLength(clients, line, 0);
   }, 20_000);
 
+  it('lets a waiter that vanished hold up the line only until its place lapses', async () => {
+    const [holder, vanished, next] = [await engine(), await engine(), await engine()];
+    const name = resource('vanished');
+    const line = `{lock:${name}}:line`;
+    const held = await holder.acquire(name, { ttl: 60_000 });
+    const gone = new AbortController();
+    const lost = vanished
+      .acquire(name, { wait: 30_000, retryDelay: 200, retryJitter: 0, signal: gone.signal })
+      .catch((error: unknown) => error);
+    await eventuallyLineLength(clients, line, 1);
+    // Its connections go without a word, as a crashed process's would: its place stays.
+    await closeAdapters(vanished.adapters);
+    const waiting = next.acquire(name, { wait: 10_000, retryDelay: 100, retryJitter: 0 });
+    await eventuallyLineLength(clients, line, 2);
+    // The release names the vanished waiter, who never comes; the next one gets the key once
+    // that place lapses (its patience: one retry delay, two node timeouts and 50 ms).
+    await held.release();
+    const lock = await waiting;
+    await lock.release();
+    // The vanished engine's call would retry its dead nodes until its wait ends.
+    gone.abort(new Error('vanished'));
+    expect(await lost).toEqual(new Error('vanished'));
+    await eventuallyLineLength(clients, line, 0);
+  }, 20_000);
+
   it('keeps no line with fair: false', async () => {
     const [holder, waiter] = [await engine(), await engine({ fair: false })];
     const name = resource('unfair');
