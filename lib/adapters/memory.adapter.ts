@@ -66,7 +66,7 @@ interface Place {
 /**
  * The embedded lock store behind `memory://` nodes: one process, no network, the same
  * semantics as a Redis node (owner values, expiry by the store's own clock, all-or-nothing
- * multi-key calls, compare-and-set extend and release, fencing counters, release
+ * multi-key calls, compare-and-set extend and release, fencing counters, waiting lines, release
  * notifications).
  *
  * Every operation runs in one synchronous section, so no other call can interleave with it. A
