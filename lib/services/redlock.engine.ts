@@ -384,9 +384,10 @@ export class Redlock implements LeaseDriver {
           lined,
           line && (line.id = ownerValue()),
         );
-        // With the nodes' lines, this caller takes its place there once it is first here: the
-        // caller before it hands on as soon as it holds the lock, so the place is taken while
-        // the lock is held, off the path of the hand-off (see WaitingLines.leave).
+        // With the nodes' lines, this caller takes its place there once it is first here and
+        // the key is contended from other processes: then the caller before it hands on as soon
+        // as it holds the lock, so the place is taken off the path of the hand-off (see
+        // WaitingLines.leave).
         await waiter.wait(Math.max(0, waitUntil - this.clock.now()), signal);
       }
       for (;;) {
@@ -405,6 +406,8 @@ export class Redlock implements LeaseDriver {
             ? { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) }
             : undefined,
         );
+        // A busy answer to an attempt with an id means the nodes now keep this caller's place.
+        if (waiter && line?.id && !(outcome instanceof Lease)) waiter.registered = true;
         if (outcome instanceof Lease && this.degraded) this.setDegraded(false, target.resources);
         if (!(outcome instanceof Lease) && !outcome.busy && this.fallback) {
           // No quorum: degraded mode hands out a process-local lock instead of failing.
@@ -616,11 +619,11 @@ export class Redlock implements LeaseDriver {
           mode: opts.mode,
         });
         this.held.add(lease);
-        if (line && acquired < answered) {
-          // Nodes that answered busy keep this caller's place; free it for the others. (One
-          // that answers late either grants, which ends the place, or lets it lapse.)
+        if (line && acquired < this.adapters.length) {
+          // Nodes that did not grant keep this waiter's place (or will, if their answer is still
+          // on its way: the leave goes after it on the same connection); free it for the others.
           results.forEach((result, index) => {
-            if (result.status !== 'ok' || result.value.acquired) return;
+            if (result.status === 'ok' && result.value.acquired) return;
             this.adapters[index]!.leaveLine!(keys[0]!, line.id).catch(() => undefined);
           });
         }

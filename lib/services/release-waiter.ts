@@ -2,6 +2,16 @@ import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 
 /** How long a waiter named by some nodes waits for the rest of a quorum to name it, in ms. */
 const NAMED_GRACE_MS = 3;
+/** How long a key counts as contended from other processes after one of theirs was named. */
+const SHARED_MS = 1_000;
+
+/** What a waiter knows of the other waiters of its process for the same key. */
+export interface LineContext {
+  /** Whether `id` is the line id of a waiter of this process. */
+  isLocal(id: string): boolean;
+  /** Notes that a waiter of another process was named the head. */
+  markShared(): void;
+}
 
 /**
  * One acquisition's way of sleeping between attempts: it wakes on a release notification from
@@ -17,6 +27,8 @@ export class ReleaseWaiter {
   // Nodes that named this waiter as the head of their line since the last reset.
   private readonly namedBy = new Set<number>();
   private grace: NodeJS.Timeout | undefined;
+  /** Whether this waiter holds a place in the nodes' line (set by the engine). */
+  registered = false;
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
@@ -24,9 +36,10 @@ export class ReleaseWaiter {
     /** Whether this waiter is first in line among this process's waiters for the keys. */
     readonly isHead: () => boolean = () => true,
     /** The waiter's id in the nodes' line of the key, when the nodes keep one. */
-    private readonly lineId?: string,
+    readonly lineId?: string,
     /** How many nodes must name this waiter before it goes (the quorum). */
     private readonly quorum = 1,
+    private readonly context?: LineContext,
   ) {}
 
   private heard(node: number, next: string): void {
@@ -39,7 +52,15 @@ export class ReleaseWaiter {
     // process it waits. It goes once a quorum of nodes has named it (the key is free there),
     // not on the first: an attempt that raced the holder's release to the other nodes would
     // split, and take a round more. A slow or silent node only delays it by the grace period.
-    if (next !== this.lineId) return;
+    if (next !== this.lineId) {
+      // Another process's waiter is first: the key is contended across processes, so waiters
+      // here must hold places too (see WaitingLines.leave); a head without one takes it now.
+      if (this.context && !this.context.isLocal(next)) {
+        this.context.markShared();
+        if (!this.registered && this.isHead()) this.promote();
+      }
+      return;
+    }
     this.namedBy.add(node);
     if (this.namedBy.size >= this.quorum) this.promote();
     else this.grace ??= setTimeout(() => this.promote(), NAMED_GRACE_MS);
@@ -129,6 +150,8 @@ export class ReleaseWaiter {
  */
 export class WaitingLines {
   private readonly lines = new Map<string, ReleaseWaiter[]>();
+  // Until when (performance.now() ms) a line's key counts as contended from other processes.
+  private readonly sharedUntil = new Map<string, number>();
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
@@ -166,6 +189,10 @@ export class WaitingLines {
       () => members[0] === waiter,
       lineId,
       this.quorum,
+      {
+        isLocal: (name) => members.some((member) => member.lineId === name),
+        markShared: () => this.sharedUntil.set(id, performance.now() + SHARED_MS),
+      },
     );
     members.push(waiter);
     await waiter.subscribe(timeout);
@@ -174,16 +201,27 @@ export class WaitingLines {
 
   /**
    * Leaves the line. A head that got the lock leaves the next caller to be woken by its
-   * release, unless `handOn`: then the next caller goes at once to take its place in the nodes'
-   * line while the lock is held. A head that gave up hands its turn on at once.
+   * release; a head that gave up hands its turn on at once. With `fair` (the nodes keep lines)
+   * and the key contended from other processes lately, the next caller goes at once too, to
+   * take its place in the nodes' line while the lock is held: otherwise the release would name
+   * a waiter elsewhere and this one would sleep on. Within one process nobody else is named,
+   * and the next caller is woken by the release as before, with no extra attempt.
    */
-  leave(id: string, waiter: ReleaseWaiter, acquired: boolean, handOn = false): void {
+  leave(id: string, waiter: ReleaseWaiter, acquired: boolean, fair = false): void {
     waiter.close();
     const line = this.lines.get(id);
     if (!line) return;
     const index = line.indexOf(waiter);
     if (index >= 0) line.splice(index, 1);
-    if (line.length === 0) this.lines.delete(id);
-    else if (index === 0 && (!acquired || handOn)) line[0]!.promote();
+    if (line.length === 0) {
+      this.lines.delete(id);
+      this.sharedUntil.delete(id);
+    } else if (index === 0 && (!acquired || (fair && this.isShared(id)))) {
+      line[0]!.promote();
+    }
+  }
+
+  private isShared(id: string): boolean {
+    return (this.sharedUntil.get(id) ?? 0) > performance.now();
   }
 }

@@ -8,7 +8,7 @@ import {
 } from '../../lib/redlock.errors.js';
 import type { Clock } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
-import { closeAdapters, connectAdapters } from '../support/adapters.js';
+import { closeAdapters, connectAdapters, eventually } from '../support/adapters.js';
 import { deferred } from '../support/deferred.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
 
@@ -213,6 +213,45 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await eventuallyLineLength(clients, line, 0);
   }, 20_000);
 
+  it('gives a caller queued behind its own process a place as soon as another process is named', async () => {
+    const [holder, one, two, three] = [
+      await engine(),
+      await engine(),
+      await engine(),
+      await engine(),
+    ];
+    for (const redlock of [one, two, three]) {
+      await (await redlock.acquire(resource('warm'))).release();
+    }
+    const name = resource('shared');
+    const line = `{lock:${name}}:line`;
+    const held = await holder.acquire(name, { ttl: 60_000 });
+    const order: string[] = [];
+    // Timers far beyond the test: only release notifications can move these callers.
+    const slow = { ttl: 10_000, wait: 30_000, retryDelay: 20_000, retryJitter: 0 };
+    const call = (redlock: Redlock, label: string) =>
+      redlock.acquire(name, slow).then(async (lock) => {
+        order.push(label);
+        await lock.release();
+      });
+    const a = call(one, 'A');
+    await eventuallyLineLength(clients, line, 1);
+    const b = call(two, 'B');
+    await eventuallyLineLength(clients, line, 2);
+    // C queues behind A in its own engine, without a place on the nodes.
+    const c = call(one, 'C');
+    const local = one as unknown as { lines: { length(id: string): number } };
+    while (local.lines.length(`lock:${name}`) !== 2) await new Promise((r) => setImmediate(r));
+    // E calls after C, alone in its engine: it takes a place on the nodes at once.
+    const e = call(three, 'E');
+    await eventuallyLineLength(clients, line, 3);
+    await held.release();
+    // A's release names B; hearing another engine's waiter named, C takes its place at once
+    // (its call-time ticket is older than E's), so B's release names C, not E.
+    await Promise.all([a, b, c, e]);
+    expect(order).toEqual(['A', 'B', 'C', 'E']);
+  }, 15_000);
+
   it('lets a waiter that vanished hold up the line only until its place lapses', async () => {
     const [holder, vanished, next] = [await engine(), await engine(), await engine()];
     const name = resource('vanished');
@@ -256,6 +295,13 @@ describe('Redlock engine on 5 Redis nodes', () => {
     const [holder, waiter] = [await engine(), await engine()];
     const name = resource('give-up');
     const held = await holder.acquire(name, { ttl: 60_000 });
+    // The engine answers at a quorum: let the slowest node take the key too before the waiter
+    // comes, or the waiter could reach that node first and take it there for a moment.
+    await eventually(
+      async () => (await valuesOf(`lock:${name}`)).every((value) => value === held.value),
+      5_000,
+      'the holder on every node',
+    );
     await expect(
       waiter.acquire(name, { wait: 300, retryDelay: 50, retryJitter: 0 }),
     ).rejects.toBeInstanceOf(LockNotAcquiredError);

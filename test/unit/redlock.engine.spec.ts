@@ -286,6 +286,33 @@ describe('waiting in line within one process', () => {
     expect(order).toEqual(['b', 'c', 'd']);
     await node.close();
   });
+
+  it('costs a caller that queued here one attempt, with no place on the nodes while only this process waits', async () => {
+    const node = new MemoryLockAdapter();
+    const attempts = new Map<string, number>();
+    const redlock = new Redlock([node], {
+      onEvent: (event) => {
+        if (event.type === 'acquired') attempts.set(String(event.fencingToken), event.attempts);
+      },
+    });
+    const tokens: number[] = [];
+    const holder = await redlock.acquire('solo');
+    const take = () =>
+      redlock.acquire('solo', { wait: 10_000, retryDelay: 60_000 }).then(async (lock) => {
+        tokens.push(lock.fencingToken);
+        await lock.release();
+      });
+    const first = take();
+    while (redlock['lines'].length('lock:solo') !== 1) await new Promise((r) => setImmediate(r));
+    const later = [take(), take()];
+    while (redlock['lines'].length('lock:solo') !== 3) await new Promise((r) => setImmediate(r));
+    await holder.release();
+    await Promise.all([first, ...later]);
+    // The first waiter tried, subscribed and tried again before it was woken; the two that
+    // queued behind it in this process were each woken once, by the release before theirs.
+    expect(tokens.map((token) => attempts.get(String(token)))).toEqual([3, 1, 1]);
+    await node.close();
+  });
 });
 
 describe('ReleaseWaiter on nodes that keep lines', () => {
