@@ -9,7 +9,7 @@ import type {
 } from '../interfaces/lock-adapter.interface.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import { ReleaseChannels } from './release-channels.js';
-import { helperName, lineKeys, releaseArgs } from './redis-keys.js';
+import { acquireArgs, helperName, leaveLineArgs, releaseArgs } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SHARED_SCRIPT,
@@ -167,26 +167,16 @@ export class IoredisLockAdapter implements LockAdapter {
     fence: FenceArgs,
     line?: LineArgs,
   ): Promise<AcquireReply> {
-    const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
-    if (keys.length !== 1) {
-      return acquireReply(await this.#fenced('nestjsRedlockAcquire', keys, args));
-    }
-    const key = keys[0]!;
-    // Without a place (an uncontended first attempt) the line is only checked: no ticket.
-    if (line) args.push(line.id, line.ticket, line.patience);
-    else args.push('');
-    const helpers = [helperName(key, 'fence'), ...lineKeys(key)];
+    const [all, args] = acquireArgs(keys, value, ttl, fence, line);
     return acquireReply(
-      await this.#call(() => this.#scripts.nestjsRedlockAcquire(4, key, ...helpers, ...args)),
+      await this.#call(() => this.#scripts.nestjsRedlockAcquire(all.length, ...all, ...args)),
     );
   }
 
   async leaveLine(key: string, id: string): Promise<void> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
-    const keys = [key, ...lineKeys(key)];
-    await this.#call(() =>
-      this.#scripts.nestjsRedlockLeaveLine(3, ...keys, id, publish, helperName(key, 'released')),
-    );
+    const [all, args] = leaveLineArgs(key, id, publish);
+    await this.#call(() => this.#scripts.nestjsRedlockLeaveLine(all.length, ...all, ...args));
   }
 
   async extend(

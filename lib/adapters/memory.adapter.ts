@@ -206,7 +206,7 @@ export class MemoryLockAdapter implements LockAdapter {
       if (single && rejoin !== undefined) this.joinLine(keys[0]!, rejoin, now);
       // As on Redis, a single key's release names the head of its line, never to itself.
       const next = single ? (this.lineHead(keys[0]!, now)?.id ?? '') : '';
-      if (rejoin !== undefined && next === rejoin.id) return this.releaseSilently(keys[0]!);
+      const announce = rejoin === undefined || next !== rejoin.id;
       for (const key of keys) {
         const held = this.locks.get(key, now);
         if (held === undefined) {
@@ -215,6 +215,7 @@ export class MemoryLockAdapter implements LockAdapter {
           taken = true;
         } else {
           this.locks.delete(key);
+          if (!announce) continue;
           // A set, so a listener on several released keys wakes once per release.
           for (const subscription of this.subscriptions.get(key) ?? []) notify.add(subscription);
         }
@@ -528,12 +529,6 @@ export class MemoryLockAdapter implements LockAdapter {
       if (checked++ >= budget) break;
       this.lineHead(key, now);
     }
-  }
-
-  /** Deletes the caller's own single key without announcing it (it goes back in line). */
-  private releaseSilently(key: string): OwnerReply {
-    this.locks.delete(key);
-    return 'ok';
   }
 
   /** Calls the key's release listeners with `next`, each in its own microtask. */

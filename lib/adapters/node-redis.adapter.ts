@@ -15,7 +15,7 @@ import {
   type MessageListener,
   type NodeRedisClient,
 } from './node-redis.client.js';
-import { helperName, lineKeys, releaseArgs } from './redis-keys.js';
+import { acquireArgs, helperName, leaveLineArgs, releaseArgs } from './redis-keys.js';
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SHARED_SCRIPT,
@@ -142,25 +142,13 @@ export class NodeRedisLockAdapter implements LockAdapter {
     fence: FenceArgs,
     line?: LineArgs,
   ): Promise<AcquireReply> {
-    const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
-    const all = this.withFences(keys);
-    if (keys.length === 1) {
-      // One key: its line comes along (see ACQUIRE_SCRIPT).
-      all.push(...lineKeys(all[0]!));
-      if (line) args.push(line.id, line.ticket, line.patience);
-      else args.push('');
-    }
+    const [all, args] = acquireArgs(this.prefixed(keys), value, ttl, fence, line);
     return acquireReply(await this.run(SCRIPTS.acquire, all, args));
   }
 
   async leaveLine(key: string, id: string): Promise<void> {
     const publish = (await this.useShardedPubSub()) ? 'SPUBLISH' : 'PUBLISH';
-    const full = this.prefix + key;
-    await this.run(
-      SCRIPTS.leaveLine,
-      [full, ...lineKeys(full)],
-      [id, publish, helperName(full, 'released')],
-    );
+    await this.run(SCRIPTS.leaveLine, ...leaveLineArgs(this.prefix + key, id, publish));
   }
 
   async extend(

@@ -20,6 +20,42 @@ export function lineKeys(key: string): [line: string, until: string] {
   return [line, `${line}:until`];
 }
 
+/** A waiter's place, as the line scripts take it (`LineArgs`). */
+type Place = { id: string; ticket: number; patience: number };
+
+/**
+ * KEYS and ARGV of ACQUIRE_SCRIPT: the lock keys and their fencing counters (one key also brings
+ * its line), then the value, ttl, fence seed and retention and, for one key, the caller's place
+ * (only an empty id when it has none: the line is then just checked).
+ */
+export function acquireArgs(
+  keys: readonly string[],
+  value: string,
+  ttl: number,
+  fence: { seed: number; retention: number },
+  line?: Place,
+): [keys: string[], args: (string | number)[]] {
+  const all = [...keys, ...keys.map((key) => helperName(key, 'fence'))];
+  const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
+  if (keys.length !== 1) return [all, args];
+  all.push(...lineKeys(keys[0]!));
+  if (line) args.push(line.id, line.ticket, line.patience);
+  else args.push('');
+  return [all, args];
+}
+
+/** KEYS and ARGV of LEAVE_LINE_SCRIPT: the lock key and its line, the id, how to announce. */
+export function leaveLineArgs(
+  key: string,
+  id: string,
+  publish: 'PUBLISH' | 'SPUBLISH',
+): [keys: string[], args: string[]] {
+  return [
+    [key, ...lineKeys(key)],
+    [id, publish, helperName(key, 'released')],
+  ];
+}
+
 /**
  * KEYS and ARGV of RELEASE_SCRIPT: the lock keys (one key brings its line), then the value, the
  * publish command, the key count, each key's channel and, to go back in line, the place.
@@ -28,7 +64,7 @@ export function releaseArgs(
   keys: readonly string[],
   value: string,
   publish: 'PUBLISH' | 'SPUBLISH',
-  rejoin?: { id: string; ticket: number; patience: number },
+  rejoin?: Place,
 ): [keys: string[], args: (string | number)[]] {
   const channels = keys.map((key) => helperName(key, 'released'));
   const args: (string | number)[] = [value, publish, keys.length, ...channels];

@@ -394,15 +394,16 @@ export class Redlock implements LeaseDriver {
         if (failure && waitUntil - this.clock.now() <= 0) break;
         attempts += 1;
         waiter?.reset();
-        // Decided before the attempt: the line must keep this waiter's place for as long as it
-        // may sleep after it (a lost notification) plus two round trips.
-        const delay = this.retryDelayOf(attempts, opts);
+        // With a place, decided before the attempt: the line must keep it for as long as this
+        // waiter may sleep after it (a lost notification) plus two round trips. Without one
+        // (an uncontended call) it is only drawn if a sleep comes.
+        let delay = line?.id ? this.retryDelayOf(attempts, opts) : undefined;
         const outcome = await this.attempt(
           target,
           opts,
           timeout,
           autoExtend,
-          line?.id
+          line?.id && delay !== undefined
             ? { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) }
             : undefined,
         );
@@ -460,6 +461,7 @@ export class Redlock implements LeaseDriver {
         // timer, so a holder that expires instead of releasing cannot stall the line. With the
         // nodes' lines a split needs no random pause either: only the head can take free keys,
         // and the releases it still waits for name it.
+        delay ??= this.retryDelayOf(attempts, opts);
         await waiter.wait(this.sleepFor(delay, opts, outcome, remaining), signal);
       }
     } finally {
