@@ -367,6 +367,9 @@ export class Redlock implements LeaseDriver {
       this.fair && lined && opts.wait > 0 && target.keys.length === 1
         ? { id: '', ticket: this.nextTicket() }
         : undefined;
+    // Subscribes and joins this process's line; a caller with a line id draws it here.
+    const join = (within: number) =>
+      this.lines.join(queueId, target.keys, within, lined, line && (line.id ||= ownerValue()));
     let waiter: ReleaseWaiter | undefined;
     let attempts = 0;
     let failure: Failure | undefined;
@@ -377,13 +380,7 @@ export class Redlock implements LeaseDriver {
       // their release notification). Nodes that keep lines make the same promise across
       // processes; there only the first caller of this process holds a place, by call time.
       if (lined && opts.wait > 0 && this.lines.length(queueId) > 0) {
-        waiter = await this.lines.join(
-          queueId,
-          target.keys,
-          Math.min(timeout, opts.wait),
-          lined,
-          line && (line.id = ownerValue()),
-        );
+        waiter = await join(Math.min(timeout, opts.wait));
         // With the nodes' lines, this caller takes its place there once it is first here and
         // the key is contended from other processes: then the caller before it hands on as soon
         // as it holds the lock, so the place is taken off the path of the hand-off (see
@@ -397,18 +394,15 @@ export class Redlock implements LeaseDriver {
         // With a place, decided before the attempt: the line must keep it for as long as this
         // waiter may sleep after it (a lost notification) plus two round trips. Without one
         // (an uncontended call) it is only drawn if a sleep comes.
-        let delay = line?.id ? this.retryDelayOf(attempts, opts) : undefined;
-        const outcome = await this.attempt(
-          target,
-          opts,
-          timeout,
-          autoExtend,
-          line?.id && delay !== undefined
-            ? { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) }
-            : undefined,
-        );
-        // A busy answer to an attempt with an id means the nodes now keep this caller's place.
-        if (waiter && line?.id && !(outcome instanceof Lease)) waiter.registered = true;
+        let delay: number | undefined;
+        let place: LineArgs | undefined;
+        if (line?.id) {
+          delay = this.retryDelayOf(attempts, opts);
+          place = { ...line, patience: Math.ceil(delay + 2 * timeout + LINE_SLACK_MS) };
+        }
+        const outcome = await this.attempt(target, opts, timeout, autoExtend, place);
+        // A busy answer to an attempt with a place means the nodes now keep it.
+        if (waiter && place && !(outcome instanceof Lease)) waiter.registered = true;
         if (outcome instanceof Lease && this.degraded) this.setDegraded(false, target.resources);
         if (!(outcome instanceof Lease) && !outcome.busy && this.fallback) {
           // No quorum: degraded mode hands out a process-local lock instead of failing.
@@ -437,13 +431,7 @@ export class Redlock implements LeaseDriver {
         if (!waiter) {
           // Subscribe only once contended, then retry at once: a release that happened while
           // subscribing would otherwise go unnoticed until the timer.
-          waiter = await this.lines.join(
-            queueId,
-            target.keys,
-            Math.min(timeout, remaining),
-            lined,
-            line && (line.id = ownerValue()),
-          );
+          waiter = await join(Math.min(timeout, remaining));
           signal?.throwIfAborted();
           continue;
         }
