@@ -367,7 +367,7 @@ export class Redlock implements LeaseDriver {
       this.fair && lined && opts.wait > 0 && target.keys.length === 1
         ? { id: '', ticket: this.nextTicket() }
         : undefined;
-    // Subscribes and joins this process's line; a caller with a line id draws it here.
+    // Subscribes and joins this process's line; a caller with a line draws its id here.
     const join = (within: number) =>
       this.lines.join(queueId, target.keys, within, lined, line && (line.id ||= ownerValue()));
     let waiter: ReleaseWaiter | undefined;
