@@ -2,10 +2,10 @@ import calculateSlot from 'cluster-key-slot';
 import { clusterSafe } from './redis-keys.js';
 
 /**
- * Rejects keys one Redis Cluster script cannot lock together: keys whose helper keys would
- * land in another slot (see `redis-keys.ts`), and keys spread over several hash slots. Shared
- * by every Redis-protocol adapter, so each client library refuses the same keys with the same
- * message before anything is sent.
+ * Rejects keys one Redis Cluster script cannot lock together: keys whose release channel would
+ * land in another slot (see `redis-keys.ts`), and keys spread over several hash slots. Every
+ * client library goes through here, so each refuses the same keys with the same message before
+ * anything is sent.
  */
 export function assertSameClusterSlot(keys: readonly string[]): void {
   for (const key of keys) {

@@ -1,76 +1,41 @@
+import calculateSlot from 'cluster-key-slot';
+import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
+
 /**
- * Names of the helper keys and channels that live beside a lock key.
+ * Names the Redis adapter derives from lock keys.
  *
- * Redis Cluster runs a script only when all its keys share one hash slot, and routes sharded
- * pub/sub by the channel's slot, so every helper name must hash exactly like its lock key:
+ * Fencing counters live under {@link HELPER_KEY_PREFIX}, a namespace no resource can name, so
+ * a resource can never be another resource's helper key. Release channels are not keys (no
+ * resource can collide with one), but sharded pub/sub routes a channel by its hash slot, so a
+ * channel must hash exactly like its lock key:
  * - a key with a non-empty `{tag}` keeps the tag when something is appended;
- * - a key without one hashes as a whole, so wrapping it whole in braces gives the same slot,
- *   as long as it has no `}` that would end the tag early.
+ * - a key without one hashes as a whole, so wrapping it whole in braces gives the same slot, as
+ *   long as it has no `}` that would end the tag early.
  * Keys that fit neither rule (a `}` but no valid tag) are refused on Cluster by
  * {@link clusterSafe}; standalone nodes have no slots and accept them.
  */
-export function helperName(key: string, suffix: 'fence' | 'released' | 'line'): string {
-  if (hasHashTag(key) || key.includes('}')) return `${key}:${suffix}`;
-  return `{${key}}:${suffix}`;
+
+/** The channel on which releases of `key` are announced. */
+export function releaseChannel(key: string): string {
+  if (hasHashTag(key) || key.includes('}')) return `${key}:released`;
+  return `{${key}}:released`;
 }
 
-/** The waiting line of `key`: waiter ids by ticket, and until when each one's place lasts. */
-export function lineKeys(key: string): [line: string, until: string] {
-  const line = helperName(key, 'line');
-  return [line, `${line}:until`];
+/** {@link releaseChannel} under its older name, for callers that name helpers by suffix. */
+export function helperName(key: string, _suffix: 'released'): string {
+  return releaseChannel(key);
 }
 
-/** A waiter's place, as the line scripts take it (`LineArgs`). */
-type Place = { id: string; ticket: number; patience: number };
+/** The one fencing counter of a standalone or Sentinel-managed node. */
+export const FENCE_KEY = `${HELPER_KEY_PREFIX}fence`;
 
 /**
- * KEYS and ARGV of ACQUIRE_SCRIPT: the lock keys and their fencing counters (one key also brings
- * its line), then the value, ttl, fence seed and retention and, for one key, the caller's place
- * (only an empty id when it has none: the line is then just checked).
+ * The fencing counter for `key` (the key as sent, prefix included): the node's one counter, or
+ * on a Cluster the counter of the key's hash slot, named with a short hash tag of that slot so
+ * a script can touch it together with the lock keys.
  */
-export function acquireArgs(
-  keys: readonly string[],
-  value: string,
-  ttl: number,
-  fence: { seed: number; retention: number },
-  line?: Place,
-): [keys: string[], args: (string | number)[]] {
-  const all = [...keys, ...keys.map((key) => helperName(key, 'fence'))];
-  const args: (string | number)[] = [value, ttl, fence.seed, fence.retention];
-  if (keys.length !== 1) return [all, args];
-  all.push(...lineKeys(keys[0]!));
-  if (line) args.push(line.id, line.ticket, line.patience);
-  else args.push('');
-  return [all, args];
-}
-
-/** KEYS and ARGV of LEAVE_LINE_SCRIPT: the lock key and its line, the id, how to announce. */
-export function leaveLineArgs(
-  key: string,
-  id: string,
-  publish: 'PUBLISH' | 'SPUBLISH',
-): [keys: string[], args: string[]] {
-  return [
-    [key, ...lineKeys(key)],
-    [id, publish, helperName(key, 'released')],
-  ];
-}
-
-/**
- * KEYS and ARGV of RELEASE_SCRIPT: the lock keys (one key brings its line), then the value, the
- * publish command, the key count, each key's channel and, to go back in line, the place.
- */
-export function releaseArgs(
-  keys: readonly string[],
-  value: string,
-  publish: 'PUBLISH' | 'SPUBLISH',
-  rejoin?: Place,
-): [keys: string[], args: (string | number)[]] {
-  const channels = keys.map((key) => helperName(key, 'released'));
-  const args: (string | number)[] = [value, publish, keys.length, ...channels];
-  if (keys.length !== 1) return [[...keys], args];
-  if (rejoin) args.push(rejoin.id, rejoin.ticket, rejoin.patience);
-  return [[keys[0]!, ...lineKeys(keys[0]!)], args];
+export function fenceKey(key: string, cluster: boolean): string {
+  return cluster ? `${FENCE_KEY}{${slotTag(calculateSlot(key))}}` : FENCE_KEY;
 }
 
 /** Whether Redis Cluster would hash only part of `key` (the first non-empty `{...}`). */
@@ -81,7 +46,41 @@ export function hasHashTag(key: string): boolean {
   return close > open + 1;
 }
 
-/** Whether the helper names of `key` share its slot on a Cluster. */
+/** Whether the release channel of `key` shares its slot on a Cluster. */
 export function clusterSafe(key: string): boolean {
   return hasHashTag(key) || !key.includes('}');
+}
+
+const TAG_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const SLOTS = 16_384;
+/** Slot -> the shortest tag found so far that hashes to it. Filled lazily, once per process. */
+const tags: (string | undefined)[] = new Array<string | undefined>(SLOTS);
+/** How many candidate tags were tried: the search resumes where it stopped. */
+let tried = 0;
+
+/**
+ * A short string whose CRC16 slot is `slot`. Candidates are tried in order of length (all 62
+ * one-character strings, then two, then three), so the search for any slot resumes where the
+ * last one stopped: all 16384 slots are covered by three characters, after ~240k CRC16s in all
+ * (~60 ms spread over the first lookups) instead of a per-slot search for every lookup.
+ */
+export function slotTag(slot: number): string {
+  for (;;) {
+    const found = tags[slot];
+    if (found !== undefined) return found;
+    const candidate = bijective(++tried);
+    const hashed = calculateSlot(candidate);
+    tags[hashed] ??= candidate;
+  }
+}
+
+/** `n` (from 1) in bijective base 62: '0'…'Z', '00'…'ZZ', '000'…, each string exactly once. */
+function bijective(n: number): string {
+  let text = '';
+  while (n > 0) {
+    n--;
+    text = TAG_ALPHABET[n % TAG_ALPHABET.length]! + text;
+    n = Math.floor(n / TAG_ALPHABET.length);
+  }
+  return text;
 }

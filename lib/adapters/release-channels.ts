@@ -4,7 +4,7 @@ export interface ChannelTransport {
   unsubscribe(channel: string): Promise<unknown>;
 }
 
-import type { ReleaseListener } from '../interfaces/lock-adapter.interface.js';
+type ReleaseListener = () => void;
 
 interface Channel {
   readonly listeners: Set<ReleaseListener>;
@@ -19,11 +19,11 @@ interface Channel {
 export class ReleaseChannels {
   private readonly channels = new Map<string, Channel>();
 
-  /** Calls the listeners of `channel` with the message (the head of the line, or ''). */
-  dispatch(channel: string, message: string): void {
+  /** Calls the listeners of `channel`. */
+  dispatch(channel: string): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    for (const listener of [...entry.listeners]) listener(message);
+    for (const listener of [...entry.listeners]) listener();
   }
 
   /**

@@ -1,8 +1,15 @@
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
-import type { IoredisLockAdapter } from '../../lib/adapters/ioredis.adapter.js';
+import { type IoredisLockAdapter } from '../../lib/adapters/ioredis.adapter.js';
+import { IoredisConnection } from '../../lib/adapters/ioredis.connection.js';
 import { createLockAdapter } from '../../lib/adapters/lock-adapter.factory.js';
-import { describeLockAdapterContract } from '../contract/lock-adapter.contract.js';
+import type { RedisConnection } from '../../lib/adapters/redis-connection.js';
+import { fenceKey, releaseChannel } from '../../lib/adapters/redis-keys.js';
+import { RedisLockAdapter } from '../../lib/adapters/redis-lock.adapter.js';
+import { HELPER_KEY_PREFIX } from '../../lib/interfaces/lock-adapter.interface.js';
+import { describeLockAdapterContract, redisProbes } from '../contract/lock-adapter.contract.js';
 import {
   type RedisClusterFleet,
   type RedisFleet,
@@ -42,43 +49,124 @@ describe('ioredis adapter', () => {
       },
     };
   };
+  const onStandalone = () => createLockAdapter(standalone.urls[0]!) as IoredisLockAdapter;
+  const onCluster = () =>
+    createLockAdapter({ cluster: [...cluster.startupNodes] }) as IoredisLockAdapter;
 
-  describeLockAdapterContract('ioredis standalone', () =>
-    pair(() => createLockAdapter(standalone.urls[0]!) as IoredisLockAdapter),
-  );
+  describeLockAdapterContract('ioredis standalone', async () => ({
+    ...(await pair(onStandalone)),
+    ...redisProbes(standalone.nodes[0]!.client(), false, standalone.nodes),
+  }));
 
-  describeLockAdapterContract('ioredis Cluster (3 masters)', () =>
-    pair(() => createLockAdapter({ cluster: [...cluster.startupNodes] }) as IoredisLockAdapter),
-  );
+  describeLockAdapterContract('ioredis Cluster (3 masters)', async () => ({
+    ...(await pair(onCluster)),
+    ...redisProbes(cluster.client(), true, cluster.nodes),
+  }));
 
-  describeLockAdapterContract('ioredis Sentinel (1 master, 1 replica, 3 sentinels)', () =>
-    pair(
+  // No pause here: the sentinels would fail the master over within a second.
+  describeLockAdapterContract('ioredis Sentinel (1 master, 1 replica, 3 sentinels)', async () => {
+    const target = await pair(
       () =>
         createLockAdapter({
           sentinels: [...sentinel.sentinels],
           name: sentinel.name,
         }) as IoredisLockAdapter,
-    ),
-  );
+    );
+    const { fenceCounter } = redisProbes(sentinel.master.client(), false, []);
+    return { ...target, fenceCounter };
+  });
+
+  describe('Redis time', () => {
+    it('takes an uncontended single key with one SET and releases it with one EVALSHA', async () => {
+      const { adapter, teardown } = await pair(onStandalone);
+      const probe = standalone.nodes[0]!.client();
+      try {
+        await adapter.release(['lock:warm'], 'v'); // loads the script once
+        await probe.config('RESETSTAT');
+        expect(await adapter.acquire(['lock:lean'], 'v', 10_000)).toEqual({ acquired: true });
+        expect(await adapter.release(['lock:lean'], 'v')).toBe('ok');
+        const stats = await probe.info('commandstats');
+        const calls = (command: string) =>
+          Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        expect([calls('set'), calls('evalsha'), calls('eval'), calls('pttl')]).toEqual([
+          1, 1, 0, 0,
+        ]);
+      } finally {
+        await teardown();
+      }
+    });
+
+    it('falls back to the acquire script once when the server refuses SET NX GET (Redis < 7)', async () => {
+      const client = new Redis(standalone.urls[0]!);
+      let refused = 0;
+      const real = new IoredisConnection(client, { owned: true });
+      const old: RedisConnection = {
+        name: real.name,
+        cluster: real.cluster,
+        shardedSubscriptions: real.shardedSubscriptions,
+        keyPrefix: real.keyPrefix,
+        evalScript: (script, keys, args) => real.evalScript(script, keys, args),
+        command: (name, args) => {
+          if (name === 'SET' && args.includes('GET')) {
+            refused++;
+            return Promise.reject(new Error('ERR syntax error'));
+          }
+          return real.command(name, args);
+        },
+        subscriber: (sharded, onMessage) => real.subscriber(sharded, onMessage),
+        ready: (timeout) => real.ready(timeout),
+        close: () => real.close(),
+      };
+      const adapter = new RedisLockAdapter(old);
+      try {
+        for (const value of ['a', 'b']) {
+          expect(await adapter.acquire(['lock:old-redis'], value, 10_000)).toEqual(
+            value === 'a' ? { acquired: true } : expect.objectContaining({ acquired: false }),
+          );
+        }
+        expect(refused).toBe(1);
+        expect(await adapter.release(['lock:old-redis'], 'a')).toBe('ok');
+      } finally {
+        await adapter.close();
+      }
+    });
+  });
 
   describe('Cluster specifics', () => {
     it('refuses multi-key locks across hash slots with a message that says how to fix it', async () => {
-      const { adapter, teardown } = await pair(
-        () => createLockAdapter({ cluster: [...cluster.startupNodes] }) as IoredisLockAdapter,
-      );
+      const { adapter, teardown } = await pair(onCluster);
       try {
-        expect(() => adapter.validateKeys?.(['lock:a', 'lock:b'])).toThrow(/hash tag/);
-        expect(() => adapter.validateKeys?.(['lock:{acct}:a', 'lock:{acct}:b'])).not.toThrow();
-        expect(() => adapter.validateKeys?.(['lock:a}b'])).toThrow(/hash tag/);
+        expect(() => adapter.validateKeys(['lock:a', 'lock:b'])).toThrow(/hash tag/);
+        expect(() => adapter.validateKeys(['lock:{acct}:a', 'lock:{acct}:b'])).not.toThrow();
+        expect(() => adapter.validateKeys(['lock:a}b'])).toThrow(/hash tag/);
+        expect(() => adapter.validateKeys([`${HELPER_KEY_PREFIX}fence`])).toThrow(/helper/);
+      } finally {
+        await teardown();
+      }
+    });
+
+    it('keeps one fencing counter per hash slot, named into that slot', async () => {
+      for (let i = 0; i < 2_000; i++) {
+        const key = `lock:${i}:${Math.random()}`;
+        expect(calculateSlot(fenceKey(key, true))).toBe(calculateSlot(key));
+      }
+      const { adapter, teardown } = await pair(onCluster);
+      const probe = cluster.client();
+      try {
+        // Two keys on different masters: each counter moves on its own.
+        const [a, b] = ['lock:{a}:x', 'lock:{b}:x'];
+        const before = await Promise.all([a, b].map((k) => probe.get(fenceKey(k, true))));
+        const reply = await adapter.acquire([a], 'v', 10_000, { fence: true });
+        expect(reply).toEqual({ acquired: true, fence: Number(before[0] ?? 0) + 1 });
+        expect(await probe.get(fenceKey(b, true))).toBe(before[1]);
+        expect(await adapter.release([a], 'v')).toBe('ok');
       } finally {
         await teardown();
       }
     });
 
     it('announces releases with sharded pub/sub (SPUBLISH) on Redis 7', async () => {
-      const { adapter, other, teardown } = await pair(
-        () => createLockAdapter({ cluster: [...cluster.startupNodes] }) as IoredisLockAdapter,
-      );
+      const { adapter, other, teardown } = await pair(onCluster);
       // PUBSUB SHARDNUMSUB answers for the asked node's shard only: ask every master.
       const masters = cluster.nodes.map((node) => node.client());
       const shardSubscribers = async (channel: string) => {
@@ -91,14 +179,13 @@ describe('ioredis adapter', () => {
       };
       try {
         const key = `lock:{sharded}:${Date.now()}`;
-        const channel = `${key}:released`;
+        const channel = releaseChannel(key);
         expect(await shardSubscribers(channel)).toBe(0);
         let heard!: () => void;
         const released = new Promise<void>((resolve) => (heard = resolve));
         const stop = await adapter.onRelease([key], () => heard());
         expect(await shardSubscribers(channel)).toBe(1);
-        const reply = await other.acquire([key], 'v', 10_000, { seed: 1, retention: 1_000 });
-        expect(reply.acquired).toBe(true);
+        expect((await other.acquire([key], 'v', 10_000)).acquired).toBe(true);
         expect(await other.release([key], 'v')).toBe('ok');
         await released;
         stop();
@@ -129,10 +216,16 @@ describe('ioredis adapter', () => {
     });
   });
 
-  it('names nodes by address only, never with credentials', () => {
+  it('names nodes by address only, never with credentials', async () => {
     const adapter = createLockAdapter('redis://user:hunter2@127.0.0.1:1/3');
     expect(adapter.name).toBe('redis://127.0.0.1:1/3');
-    expect(adapter.name).not.toContain('hunter2');
-    void adapter.close();
+    for (const rendering of [
+      adapter.name,
+      inspect(adapter, { depth: Infinity }),
+      JSON.stringify(adapter),
+    ]) {
+      expect(rendering).not.toContain('hunter2');
+    }
+    await adapter.close();
   });
 });

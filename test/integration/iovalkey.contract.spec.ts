@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster, Valkey } from 'iovalkey';
-import { helperName } from '../../lib/adapters/redis-keys.js';
+import { releaseChannel } from '../../lib/adapters/redis-keys.js';
 import { type IovalkeyClient, IovalkeyLockAdapter } from '../../lib/adapters/iovalkey.adapter.js';
-import { describeLockAdapterContract } from '../contract/lock-adapter.contract.js';
+import { describeLockAdapterContract, redisProbes } from '../contract/lock-adapter.contract.js';
 import { eventually } from '../support/adapters.js';
 import { expectHandOffThroughPubSub } from '../support/hand-off.js';
 import {
@@ -12,8 +12,6 @@ import {
   startRedisCluster,
   startRedisFleet,
 } from '../support/redis-fleet.js';
-
-const FENCE = { seed: 1, retention: 1_000 };
 
 /**
  * The adapter contract on iovalkey, Valkey's Node client, standalone and Cluster.
@@ -55,13 +53,15 @@ describe('iovalkey adapter', () => {
     };
   };
 
-  describeLockAdapterContract('iovalkey standalone (on redis-server)', () =>
-    pair(() => new Valkey(fleet.urls[0]!)),
-  );
+  describeLockAdapterContract('iovalkey standalone (on redis-server)', async () => ({
+    ...(await pair(() => new Valkey(fleet.urls[0]!))),
+    ...redisProbes(fleet.nodes[0]!.client(), false, [fleet.nodes[0]!]),
+  }));
 
-  describeLockAdapterContract('iovalkey Cluster (3 redis-server masters)', () =>
-    pair(clusterClient),
-  );
+  describeLockAdapterContract('iovalkey Cluster (3 redis-server masters)', async () => ({
+    ...(await pair(clusterClient)),
+    ...redisProbes(cluster.client(), true, cluster.nodes),
+  }));
 
   describe('Cluster specifics', () => {
     it('refuses multi-key locks across hash slots with a message that says how to fix it', () => {
@@ -83,13 +83,13 @@ describe('iovalkey adapter', () => {
       };
       try {
         const key = `lock:{classic}:${Date.now()}`;
-        const channel = helperName(key, 'released');
+        const channel = releaseChannel(key);
         let heard!: () => void;
         const released = new Promise<void>((resolve) => (heard = resolve));
         const stop = await adapter.onRelease([key], () => heard());
         expect(await count('NUMSUB', channel)).toBe(1);
         expect(await count('SHARDNUMSUB', channel)).toBe(0);
-        expect((await other.acquire([key], 'v', 10_000, FENCE)).acquired).toBe(true);
+        expect((await other.acquire([key], 'v', 10_000)).acquired).toBe(true);
         expect(await other.release([key], 'v')).toBe('ok');
         await released;
         stop();
@@ -103,7 +103,7 @@ describe('iovalkey adapter', () => {
     it('are never closed by the adapter, while its own subscriber connection is', async () => {
       const client = new Valkey(fleet.urls[0]!);
       const probe = fleet.nodes[0]!.client();
-      const channel = helperName('lock:owned', 'released');
+      const channel = releaseChannel('lock:owned');
       const subscribers = async () =>
         Number(((await probe.call('PUBSUB', 'NUMSUB', channel)) as unknown[])[1]);
       try {
@@ -147,7 +147,7 @@ describe('iovalkey adapter', () => {
       let heard!: () => void;
       const released = new Promise<void>((resolve) => (heard = resolve));
       const stop = await adapter.onRelease(['lock:secured'], () => heard());
-      expect((await other.acquire(['lock:secured'], 'v', 10_000, FENCE)).acquired).toBe(true);
+      expect((await other.acquire(['lock:secured'], 'v', 10_000)).acquired).toBe(true);
       expect(await other.release(['lock:secured'], 'v')).toBe('ok');
       await released;
       stop();

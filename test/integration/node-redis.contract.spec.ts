@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createClient, createCluster } from 'redis';
@@ -6,10 +5,10 @@ import {
   type NodeRedisClient,
   NodeRedisLockAdapter,
 } from '../../lib/adapters/node-redis.adapter.js';
-import { helperName } from '../../lib/adapters/redis-keys.js';
-import { ACQUIRE_SCRIPT } from '../../lib/adapters/redis-scripts.js';
+import { releaseChannel } from '../../lib/adapters/redis-keys.js';
+import { RELEASE } from '../../lib/adapters/redis-scripts.js';
 import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
-import { describeLockAdapterContract } from '../contract/lock-adapter.contract.js';
+import { describeLockAdapterContract, redisProbes } from '../contract/lock-adapter.contract.js';
 import { eventually } from '../support/adapters.js';
 import { expectHandOffThroughPubSub } from '../support/hand-off.js';
 import {
@@ -18,8 +17,6 @@ import {
   startRedisCluster,
   startRedisFleet,
 } from '../support/redis-fleet.js';
-
-const FENCE = { seed: 1, retention: 1_000 };
 
 /** The adapter contract on node-redis (npm `redis`), standalone and Cluster, on real servers. */
 describe('node-redis adapter', () => {
@@ -66,9 +63,15 @@ describe('node-redis adapter', () => {
     return client;
   };
 
-  describeLockAdapterContract('node-redis standalone', () => pair(() => standaloneClient()));
+  describeLockAdapterContract('node-redis standalone', async () => ({
+    ...(await pair(() => standaloneClient())),
+    ...redisProbes(fleet.nodes[0]!.client(), false, [fleet.nodes[0]!]),
+  }));
 
-  describeLockAdapterContract('node-redis Cluster (3 masters)', () => pair(clusterClient));
+  describeLockAdapterContract('node-redis Cluster (3 masters)', async () => ({
+    ...(await pair(clusterClient)),
+    ...redisProbes(cluster.client(), true, cluster.nodes),
+  }));
 
   describe('scripts', () => {
     it('falls back to EVAL when the server lost its script cache, then uses EVALSHA again', async () => {
@@ -76,11 +79,13 @@ describe('node-redis adapter', () => {
       const probe = fleet.nodes[0]!.client();
       try {
         await probe.script('FLUSH');
-        const reply = await adapter.acquire(['lock:noscript'], 'v', 10_000, FENCE);
+        const reply = await adapter.acquire(['lock:noscript'], 'v', 10_000);
         expect(reply.acquired).toBe(true);
+        expect(await adapter.release(['lock:noscript'], 'v')).toBe('ok');
         // EVAL loaded the script, so every later call finds it by its digest.
-        const [cached] = (await probe.call('SCRIPT', 'EXISTS', sha1OfAcquire())) as number[];
+        const [cached] = (await probe.call('SCRIPT', 'EXISTS', RELEASE.sha)) as number[];
         expect(cached).toBe(1);
+        expect((await adapter.acquire(['lock:noscript'], 'v', 10_000)).acquired).toBe(true);
         expect(await adapter.release(['lock:noscript'], 'v')).toBe('ok');
       } finally {
         await teardown();
@@ -103,7 +108,7 @@ describe('node-redis adapter', () => {
       const { adapter, other, teardown } = await pair(make);
       const probe = fleet.nodes[0]!.client();
       try {
-        const reply = await adapter.acquire(['lock:prefixed'], 'v', 10_000, FENCE);
+        const reply = await adapter.acquire(['lock:prefixed'], 'v', 10_000);
         expect(reply.acquired).toBe(true);
         expect(await probe.get('app:lock:prefixed')).toBe('v');
         expect(await probe.exists('lock:prefixed')).toBe(0);
@@ -137,13 +142,13 @@ describe('node-redis adapter', () => {
       };
       try {
         const key = `lock:{sharded}:${Date.now()}`;
-        const channel = helperName(key, 'released');
+        const channel = releaseChannel(key);
         expect(await shardSubscribers(channel)).toBe(0);
         let heard!: () => void;
         const released = new Promise<void>((resolve) => (heard = resolve));
         const stop = await adapter.onRelease([key], () => heard());
         expect(await shardSubscribers(channel)).toBe(1);
-        expect((await other.acquire([key], 'v', 10_000, FENCE)).acquired).toBe(true);
+        expect((await other.acquire([key], 'v', 10_000)).acquired).toBe(true);
         expect(await other.release([key], 'v')).toBe('ok');
         await released;
         stop();
@@ -157,7 +162,7 @@ describe('node-redis adapter', () => {
     it('are never closed by the adapter, while its own subscriber connection is', async () => {
       const client = await connected(standaloneClient());
       const probe = fleet.nodes[0]!.client();
-      const channel = helperName('lock:owned', 'released');
+      const channel = releaseChannel('lock:owned');
       const subscribers = async () =>
         Number(((await probe.call('PUBSUB', 'NUMSUB', channel)) as unknown[])[1]);
       try {
@@ -271,7 +276,7 @@ async function expectNotifiedRelease(
   const stop = await adapter.onRelease([key], () => heard());
   let timer: NodeJS.Timeout | undefined;
   try {
-    expect((await other.acquire([key], 'w', 10_000, FENCE)).acquired).toBe(true);
+    expect((await other.acquire([key], 'w', 10_000)).acquired).toBe(true);
     expect(await other.release([key], 'w')).toBe('ok');
     await Promise.race([
       released,
@@ -283,8 +288,4 @@ async function expectNotifiedRelease(
     clearTimeout(timer);
     stop();
   }
-}
-
-function sha1OfAcquire(): string {
-  return createHash('sha1').update(ACQUIRE_SCRIPT).digest('hex');
 }

@@ -1,0 +1,226 @@
+import type { Cluster, Redis } from 'ioredis';
+import { redact } from '../redaction.js';
+import {
+  closeWithin,
+  errorMessage,
+  type RedisConnection,
+  type RedisScript,
+  type RedisSubscriber,
+} from './redis-connection.js';
+
+/** A standalone (or Sentinel-backed) ioredis client, or an ioredis Cluster. */
+export type IoredisClient = Redis | Cluster;
+
+/** Options of the ioredis-family adapters (`IoredisLockAdapter`, `IovalkeyLockAdapter`). */
+export interface IoredisLockAdapterOptions {
+  /**
+   * Whether the adapter owns the client and closes it in `close()`. Clients the application
+   * passed in are never closed by us.
+   * @default false
+   */
+  owned?: boolean;
+  /** Display name for logs and errors; derived from the client's address when absent. */
+  name?: string;
+  /** Called with connection errors of the connections the adapter opened itself. */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * A {@link RedisConnection} over ioredis, or a client with the same API (iovalkey, Valkey's
+ * fork): standalone, Sentinel-managed or Cluster. The client routes each call by its first key.
+ */
+export class IoredisConnection implements RedisConnection {
+  readonly name: string;
+  readonly cluster: boolean;
+  readonly shardedSubscriptions: boolean;
+  readonly keyPrefix: string;
+  readonly #client: IoredisClient;
+  readonly #owned: boolean;
+  readonly #onError: ((error: Error) => void) | undefined;
+  /** Subscriber connections still open, so new credentials reach them too. */
+  readonly #subscribers = new Set<IoredisClient>();
+  /** Scripts this connection has sent in full once (see evalScript). */
+  readonly #loaded = new Set<string>();
+  #lastError: Error | undefined;
+
+  constructor(client: IoredisClient, options: IoredisLockAdapterOptions = {}) {
+    this.#client = client;
+    this.#owned = options.owned ?? false;
+    this.#onError = options.onError;
+    this.name = options.name ?? describeClient(client);
+    this.cluster = client.isCluster;
+    // A client without the `shardedSubscribers` option (iovalkey 0.4, older ioredis) sends
+    // every SSUBSCRIBE to one node, which answers MOVED for other shards.
+    this.shardedSubscriptions = client.isCluster && 'shardedSubscribers' in client.options;
+    this.keyPrefix = String(client.options.keyPrefix ?? '');
+    if (this.#owned) {
+      // Kept to explain failed calls: "not connected" alone does not say what to fix.
+      client.on('error', (error: Error) => (this.#lastError = error));
+      client.on('ready', () => (this.#lastError = undefined));
+    }
+  }
+
+  evalScript(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const client = this.#client;
+    const loaded = this.#loaded;
+    return this.#explained(async () => {
+      // The first call of a script sends it whole: an EVALSHA answered NOSCRIPT would be re-sent
+      // behind commands queued meanwhile, and callers rely on the order they sent in (a release
+      // followed by a check must see the release).
+      if (!loaded.has(script.sha)) {
+        const reply: unknown = await client.eval(script.lua, keys.length, ...keys, ...args);
+        loaded.add(script.sha);
+        return reply;
+      }
+      try {
+        return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        // The server's script cache is empty (restart, failover, SCRIPT FLUSH): EVAL refills it.
+        if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
+        return client.eval(script.lua, keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  command(name: string, args: readonly (string | number)[]): Promise<unknown> {
+    return this.#explained(() => this.#client.call(name, ...args));
+  }
+
+  subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
+    const client = this.#client;
+    // Subscriptions may queue while the connection comes up: the engine bounds each wait with
+    // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
+    const connection = isCluster(client)
+      ? client.duplicate(undefined, { shardedSubscribers: sharded, enableOfflineQueue: true })
+      : client.duplicate({ enableOfflineQueue: true, lazyConnect: false, autoResubscribe: true });
+    const dispatch = (channel: string): void => onMessage(channel);
+    connection.on('message', dispatch);
+    connection.on('smessage', dispatch);
+    connection.on('error', (error: Error) => this.#onError?.(error));
+    this.#subscribers.add(connection);
+    return {
+      subscribe: (channel) =>
+        sharded ? connection.ssubscribe(channel) : connection.subscribe(channel),
+      unsubscribe: (channel) =>
+        sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel),
+      close: () => {
+        this.#subscribers.delete(connection);
+        connection.disconnect();
+      },
+    };
+  }
+
+  async ready(timeout: number): Promise<void> {
+    const client = this.#client;
+    if (client.status === 'ready') return;
+    if (client.status === 'wait') void client.connect().catch(() => undefined);
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const onEnd = (): void => done(new Error(`${this.name}: connection closed`));
+      const timer = setTimeout(
+        () => done(new Error(`${this.name}: not connected after ${timeout} ms`)),
+        timeout,
+      );
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    if (!this.#owned || client.status === 'end') return;
+    await closeWithin(
+      () => client.quit(),
+      () => client.disconnect(),
+    );
+  }
+
+  /**
+   * Takes new credentials without replacing the connections: reconnects use them, and live
+   * connections re-authenticate with AUTH.
+   */
+  async updateCredentials(credentials: { username?: string; password: string }): Promise<void> {
+    const auth = credentials.username
+      ? [credentials.username, credentials.password]
+      : [credentials.password];
+    const live: Promise<unknown>[] = [];
+    // Subscribers only take the credentials for their reconnects: a connection in subscribe
+    // mode refuses AUTH, and an authenticated connection stays authenticated.
+    for (const client of [this.#client, ...this.#subscribers]) {
+      const main = client === this.#client;
+      if (isCluster(client)) {
+        Object.assign((client.options.redisOptions ??= {}), credentials);
+        for (const node of client.nodes()) {
+          Object.assign(node.options, credentials);
+          if (main && node.status === 'ready') live.push(node.call('AUTH', ...auth));
+        }
+      } else {
+        Object.assign(client.options, credentials);
+        if (main && client.status === 'ready') live.push(client.call('AUTH', ...auth));
+      }
+    }
+    await Promise.all(live);
+  }
+
+  /** Runs a call; a failure while disconnected says why the node is unreachable. */
+  async #explained<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const status = this.#client.status;
+      if (status === 'ready') throw error;
+      const cause = this.#lastError ? `: ${redact(this.#lastError.message)}` : '';
+      throw new Error(`${this.name} is not connected (${status})${cause}`, { cause: error });
+    }
+  }
+
+  toJSON(): { name: string } {
+    return { name: this.name };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `IoredisConnection { name: '${this.name}' }`;
+  }
+}
+
+/**
+ * Duck-typed rather than `instanceof Cluster`, so ioredis-compatible forks (iovalkey) work too
+ * and this module needs no runtime import of ioredis.
+ */
+function isCluster(client: IoredisClient): client is Cluster {
+  return client.isCluster;
+}
+
+/** A name for logs and errors built from the address only, so no credential can leak. */
+export function describeClient(client: IoredisClient): string {
+  if (isCluster(client)) {
+    const nodes = (client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
+    const addresses = nodes.map((node) =>
+      typeof node === 'object' && node !== null
+        ? `${(node as { host?: string }).host ?? '127.0.0.1'}:${(node as { port?: number }).port ?? 6379}`
+        : typeof node === 'number'
+          ? `127.0.0.1:${node}`
+          : redact(String(node)),
+    );
+    return `redis-cluster://${addresses.join(',')}`;
+  }
+  const options = client.options;
+  if (options.sentinels?.length) {
+    const sentinels = options.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`);
+    return `redis-sentinel://${sentinels.join(',')}/${options.name ?? 'mymaster'}`;
+  }
+  if (options.path) return `redis+unix://${options.path}`;
+  const scheme = options.tls ? 'rediss' : 'redis';
+  return `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
+}

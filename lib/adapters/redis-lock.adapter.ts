@@ -1,0 +1,275 @@
+import type {
+  AcquireOptions,
+  AcquireReply,
+  LockAdapter,
+  OwnerReply,
+  SharedLocks,
+} from '../interfaces/lock-adapter.interface.js';
+import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
+import { ACQUIRED, assertKeys, assertToken, assertTtl } from './adapter-args.js';
+import { assertSameClusterSlot } from './cluster-keys.js';
+import {
+  errorMessage,
+  type RedisConnection,
+  type RedisScript,
+  type RedisSubscriber,
+} from './redis-connection.js';
+import { fenceKey, releaseChannel } from './redis-keys.js';
+import {
+  ACQUIRE,
+  acquireReply,
+  EXTEND,
+  INSPECT,
+  ownerReply,
+  RELEASE,
+  SHARED_ACQUIRE,
+  SHARED_EXTEND,
+  SHARED_RELEASE,
+  SYNC_FENCE,
+} from './redis-scripts.js';
+import { ReleaseChannels } from './release-channels.js';
+
+type Publish = 'PUBLISH' | 'SPUBLISH';
+
+/**
+ * A lock node on any Redis client library, through a {@link RedisConnection}: a standalone
+ * server, a Sentinel-managed master or a Redis Cluster. The client-specific classes
+ * (`IoredisLockAdapter`, `NodeRedisLockAdapter`, `IovalkeyLockAdapter`) are this adapter over
+ * their connection.
+ *
+ * Redis time is what every lock pays, so the common case is lean: an uncontended single-key
+ * acquisition without a fencing token is one plain `SET key value NX PX ttl GET` (a second
+ * round trip, `PTTL`, only when the key is busy), and a release is one short script. Fencing
+ * costs one `INCR` on one counter per node (per hash slot on a Cluster), only when asked for.
+ * Release notifications go over pub/sub (sharded on Clusters whose servers and client allow it,
+ * so a notification stays on the lock's shard), on a connection opened on the first wait.
+ */
+export class RedisLockAdapter implements LockAdapter {
+  readonly name: string;
+  /** Read locks: sorted sets of readers, with a mark that keeps new readers from starving writers. */
+  readonly shared: SharedLocks;
+  // ES private (#) fields: connections carry credentials in their options, and unlike
+  // TypeScript's `private` these stay out of util.inspect and JSON.stringify.
+  readonly #connection: RedisConnection;
+  readonly #channels = new ReleaseChannels();
+  #subscriber: RedisSubscriber | undefined;
+  /** Resolved once known, so a release does not await a settled promise each time. */
+  #publish: Publish | undefined;
+  #probe: Promise<Publish> | undefined;
+  /** False once the server refused `SET ... NX GET` (Redis < 7): ACQUIRE does it instead. */
+  #plainSet = true;
+  #closed = false;
+
+  constructor(connection: RedisConnection) {
+    this.#connection = connection;
+    this.name = connection.name;
+    this.shared = new RedisSharedLocks(this.name, connection, {
+      withCounter: (keys, fenced) => this.#withCounter(keys, fenced),
+      announcing: (script, keys, value) => this.#announcing(script, keys, value),
+    });
+    if (!connection.cluster || !connection.shardedSubscriptions) this.#publish = 'PUBLISH';
+  }
+
+  toJSON(): { name: string } {
+    return { name: this.name };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `${this.constructor.name} { name: '${this.name}' }`;
+  }
+
+  validateKeys(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (key.startsWith(HELPER_KEY_PREFIX)) {
+        throw new Error(
+          `Key ${JSON.stringify(key)} is in the namespace of the lock's own helper keys; choose another name.`,
+        );
+      }
+    }
+    if (this.#connection.cluster) {
+      assertSameClusterSlot(keys.map((key) => this.#connection.keyPrefix + key));
+    }
+  }
+
+  async acquire(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    options?: AcquireOptions,
+  ): Promise<AcquireReply> {
+    assertKeys(keys);
+    assertTtl(ttl);
+    const fenced = options?.fence === true;
+    if (keys.length === 1 && !fenced && this.#plainSet) {
+      const key = keys[0]!;
+      try {
+        // NX + GET: null means we took it, our own value means a replay of our SET took it.
+        const held = await this.#connection.command('SET', [key, value, 'NX', 'PX', ttl, 'GET']);
+        if (held === null || held === value) return ACQUIRED;
+        const pttl = Number(await this.#connection.command('PTTL', [key]));
+        // -2: it expired between the two commands; come back at once.
+        return { acquired: false, ttl: pttl === -2 ? 0 : pttl };
+      } catch (error) {
+        const message = errorMessage(error);
+        // WRONGTYPE: readers hold the key, and ACQUIRE must mark the writer's wait.
+        if (message.startsWith('ERR syntax error')) this.#plainSet = false;
+        else if (!message.startsWith('WRONGTYPE')) throw error;
+      }
+    }
+    return acquireReply(
+      await this.#connection.evalScript(ACQUIRE, this.#withCounter(keys, fenced), [
+        value,
+        ttl,
+        fenced ? 1 : 0,
+      ]),
+    );
+  }
+
+  async extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply> {
+    assertKeys(keys);
+    assertTtl(ttl);
+    return ownerReply(await this.#connection.evalScript(EXTEND, keys, [value, ttl]));
+  }
+
+  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return ownerReply(await this.#announcing(RELEASE, keys, value));
+  }
+
+  async syncFence(keys: readonly string[], value: string, token: string): Promise<OwnerReply> {
+    assertKeys(keys);
+    assertToken(token);
+    const all = this.#withCounter(keys, true);
+    return ownerReply(await this.#connection.evalScript(SYNC_FENCE, all, [value, token]));
+  }
+
+  async inspect(keys: readonly string[]): Promise<number> {
+    assertKeys(keys);
+    const reply =
+      keys.length === 1
+        ? await this.#connection.command('PTTL', [keys[0]!])
+        : await this.#connection.evalScript(INSPECT, keys, []);
+    return Number(reply);
+  }
+
+  async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+    this.assertOpen();
+    const sharded = (await this.publishCommand()) === 'SPUBLISH';
+    this.assertOpen();
+    const channels = keys.map((key) => releaseChannel(this.#connection.keyPrefix + key));
+    return this.#channels.listen(channels, listener, () => {
+      this.#subscriber ??= this.#connection.subscriber(sharded, (channel) =>
+        this.#channels.dispatch(channel),
+      );
+      return this.#subscriber;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#connection.command('PING', []);
+  }
+
+  ready(timeout: number): Promise<void> {
+    return this.#connection.ready(timeout);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channels.clear();
+    // The subscriber is always ours, even on a client the application owns.
+    this.#subscriber?.close();
+    this.#subscriber = undefined;
+    await this.#connection.close();
+  }
+
+  /** The lock keys, then the counter of their node (or slot) when the script needs it. */
+  #withCounter(keys: readonly string[], fenced: boolean): readonly string[] {
+    if (!fenced) return keys;
+    const counter = fenceKey(this.#connection.keyPrefix + keys[0]!, this.#connection.cluster);
+    return [...keys, counter];
+  }
+
+  /** Runs a releasing script: the lock keys, then the value, how to publish, each channel. */
+  async #announcing(script: RedisScript, keys: readonly string[], value: string): Promise<unknown> {
+    assertKeys(keys);
+    const publish = this.#publish ?? (await this.publishCommand());
+    const args: string[] = [value, publish];
+    for (const key of keys) args.push(releaseChannel(this.#connection.keyPrefix + key));
+    return this.#connection.evalScript(script, keys, args);
+  }
+
+  private assertOpen(): void {
+    if (this.#closed) throw new Error(`${this.name}: adapter is closed`);
+  }
+
+  /** PUBLISH, or SPUBLISH on a Cluster of Redis 7 servers whose client routes SSUBSCRIBE. */
+  private publishCommand(): Promise<Publish> {
+    if (this.#publish) return Promise.resolve(this.#publish);
+    if (!this.#probe) {
+      // Redis 7 added sharded pub/sub; older clusters broadcast every PUBLISH to all nodes.
+      const probe = this.#connection.command('COMMAND', ['INFO', 'SPUBLISH']).then((reply) => {
+        const publish: Publish = Array.isArray(reply) && reply[0] != null ? 'SPUBLISH' : 'PUBLISH';
+        this.#publish = publish;
+        return publish;
+      });
+      this.#probe = probe;
+      probe.catch(() => {
+        // A failed probe (node down) is asked again next time, not cached.
+        if (this.#probe === probe) this.#probe = undefined;
+      });
+    }
+    return this.#probe;
+  }
+}
+
+/** What the read locks borrow from their adapter. */
+interface SharedLockSupport {
+  withCounter(keys: readonly string[], fenced: boolean): readonly string[];
+  announcing(script: RedisScript, keys: readonly string[], value: string): Promise<unknown>;
+}
+
+/** The `shared` capability of {@link RedisLockAdapter}: read locks over the same connection. */
+class RedisSharedLocks implements SharedLocks {
+  readonly #node: string;
+  readonly #connection: RedisConnection;
+  readonly #support: SharedLockSupport;
+
+  constructor(node: string, connection: RedisConnection, support: SharedLockSupport) {
+    this.#node = node;
+    this.#connection = connection;
+    this.#support = support;
+  }
+
+  async acquire(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    options?: AcquireOptions,
+  ): Promise<AcquireReply> {
+    assertKeys(keys);
+    assertTtl(ttl);
+    const fenced = options?.fence === true;
+    const all = this.#support.withCounter(keys, fenced);
+    return acquireReply(
+      await this.#connection.evalScript(SHARED_ACQUIRE, all, [value, ttl, fenced ? 1 : 0]),
+    );
+  }
+
+  async extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply> {
+    assertKeys(keys);
+    assertTtl(ttl);
+    return ownerReply(await this.#connection.evalScript(SHARED_EXTEND, keys, [value, ttl]));
+  }
+
+  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
+    return ownerReply(await this.#support.announcing(SHARED_RELEASE, keys, value));
+  }
+
+  toJSON(): { node: string } {
+    return { node: this.#node };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SharedLocks { node: '${this.#node}' }`;
+  }
+}
