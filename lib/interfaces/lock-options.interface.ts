@@ -61,6 +61,20 @@ export interface LockOptions {
    * @default 'write'
    */
   mode?: LockMode;
+  /**
+   * Issue a fencing token (`lock.fencingToken`): one counter per node that never expires and
+   * only goes up, raised by each fenced acquisition. Costs one `INCR` inside the acquisition
+   * script on each node; without it the uncontended acquisition is a single `SET NX PX`.
+   * @default false
+   */
+  fencing?: boolean;
+  /**
+   * Keep retrying for the whole `wait` while no quorum of nodes answers. By default an
+   * acquisition gives up with `RedlockUnavailableError` after two rounds in a row in which no
+   * quorum answered (about two node timeouts), so an outage is reported at once.
+   * @default false
+   */
+  waitForNodes?: boolean;
 }
 
 /** Exclusive (`write`) or shared (`read`) lock. */
@@ -78,4 +92,6 @@ export interface ResolvedLockOptions {
   autoExtend: boolean | undefined;
   signal: AbortSignal | undefined;
   mode: LockMode;
+  fencing: boolean;
+  waitForNodes: boolean;
 }

@@ -12,7 +12,8 @@ export type RedlockEvent =
   | {
       readonly type: 'acquired';
       readonly resources: readonly string[];
-      readonly fencingToken: number;
+      /** The lock's fencing token, when it was taken with `{ fencing: true }`. */
+      readonly fencingToken: number | undefined;
       /** Attempts the acquisition took, the successful one included. */
       readonly attempts: number;
       /** Milliseconds from the call to the lock. */

@@ -13,12 +13,19 @@ export const DEFAULT_LOCK_OPTIONS: Readonly<ResolvedLockOptions> = Object.freeze
   autoExtend: undefined,
   signal: undefined,
   mode: 'write',
+  fencing: false,
+  waitForNodes: false,
 });
 
-/** Largest ttl accepted: about 24 days, the longest delay a Node.js timer can wait for. */
-export const MAX_TTL = 2_147_483_647;
+/**
+ * Largest ttl accepted: 2^53 - 1 ms, far past any lease anyone needs (Redis takes PX up to
+ * 2^63; the engine arms long timers in steps of 2^31 - 1 ms).
+ */
+export const MAX_TTL = Number.MAX_SAFE_INTEGER;
 const MAX_RETRY_COUNT = 1_000_000_000;
 const OPTION_KEYS = new Set(Object.keys(DEFAULT_LOCK_OPTIONS));
+/** Options that belong to callers of the engine (`@WithLock`), passed through untouched. */
+const CALLER_KEYS = new Set(['onBusy']);
 
 /**
  * Merges `options` over `base` and validates the result, so a bad value fails before anything
@@ -35,8 +42,17 @@ export function resolveLockOptions(
   }
   const merged: ResolvedLockOptions = { ...base };
   for (const [key, value] of Object.entries(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      if (CALLER_KEYS.has(key)) continue;
+      // A misspelt option silently ignored is a lock that behaves unlike its author thinks.
+      const name = path ? `${path}.${key}` : key;
+      const near = closest(key, [...OPTION_KEYS]);
+      throw new RedlockConfigError(
+        name,
+        `unknown lock option${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`,
+      );
+    }
     if (value === undefined) continue;
-    if (!OPTION_KEYS.has(key)) continue; // extra keys belong to callers such as @WithLock
     (merged as unknown as Record<string, unknown>)[key] = value;
   }
   validateLockOptions(merged, path);
@@ -81,6 +97,12 @@ export function validateLockOptions(options: ResolvedLockOptions, path = ''): vo
       `expected a number in [0, 1), got ${describe(driftFactor)}`,
     );
   }
+  if (ttl - Math.floor(ttl * driftFactor) - 2 <= 0) {
+    throw new RedlockConfigError(
+      name('ttl'),
+      `${ttl} ms leaves no validity after the drift allowance (ttl * driftFactor + 2 ms); use a longer ttl`,
+    );
+  }
   if (
     nodeTimeout !== undefined &&
     (!Number.isInteger(nodeTimeout) || nodeTimeout < 1 || nodeTimeout >= ttl)
@@ -101,6 +123,14 @@ export function validateLockOptions(options: ResolvedLockOptions, path = ''): vo
       name('mode'),
       `expected 'write' or 'read', got ${describe(options.mode)}`,
     );
+  }
+  for (const flag of ['fencing', 'waitForNodes'] as const) {
+    if (typeof options[flag] !== 'boolean') {
+      throw new RedlockConfigError(
+        name(flag),
+        `expected true or false, got ${describe(options[flag])}`,
+      );
+    }
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new RedlockConfigError(
@@ -123,6 +153,34 @@ export function validateTtl(ttl: unknown, option: string): asserts ttl is number
 /** The per-node timeout in force: explicit, or a tenth of the ttl capped at 500 ms. */
 export function nodeTimeoutOf(options: ResolvedLockOptions): number {
   return options.nodeTimeout ?? Math.max(1, Math.min(500, Math.floor(options.ttl / 10)));
+}
+
+/** The known name within edit distance 2 of `key`, for "did you mean". */
+function closest(key: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of names) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function isNonNegativeFinite(value: unknown): value is number {

@@ -8,7 +8,8 @@ import {
 } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { describe } from './lock-options.js';
-import { fanOut, type FanOutObserver, type NodeResult, safeMessage } from './quorum.js';
+import { safeMessage } from '../redaction.js';
+import { fanOut, type FanOutObserver, type NodeResult } from './quorum.js';
 
 const SILENCE = 'no answer within the per-node timeout';
 
@@ -24,7 +25,7 @@ export class NodeGuard {
   constructor(
     private readonly adapters: readonly LockAdapter[],
     options: CircuitBreakerOptions | false | undefined,
-    clock: Clock,
+    private readonly clock: Clock,
     onChange: (node: string, from: CircuitState, to: CircuitState) => void,
   ) {
     if (options === false) return;
@@ -52,12 +53,25 @@ export class NodeGuard {
     timeout: number,
     decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
   ): Promise<NodeResult<T>[]> {
-    if (this.breakers.size === 0) return fanOut(adapters, call, timeout, decided);
+    if (this.breakers.size === 0) return fanOut(this.clock, adapters, call, timeout, decided);
     const observer =
       adapters === this.adapters
         ? (this.observer ??= this.observe(this.adapters))
         : this.observe(adapters);
-    return fanOut(adapters, call, timeout, decided, observer);
+    return fanOut(this.clock, adapters, call, timeout, decided, observer);
+  }
+
+  /**
+   * `fanOut` that no open circuit can stop: for undoing what an attempt took. A node whose
+   * circuit opened during the attempt may still hold the attempt's key; skipping it would
+   * leave that key blocking everyone for its ttl once the node answers again.
+   */
+  always<T>(
+    adapters: readonly LockAdapter[],
+    call: (adapter: LockAdapter) => Promise<T>,
+    timeout: number,
+  ): Promise<NodeResult<T>[]> {
+    return fanOut(this.clock, adapters, call, timeout);
   }
 
   private observe(adapters: readonly LockAdapter[]): FanOutObserver {
@@ -93,4 +107,28 @@ function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions 
     );
   }
   return { failureThreshold, coolDown };
+}
+
+/**
+ * At least one node, each node once: the same node listed twice would count twice toward the
+ * quorum (with [A, A, A, B, C], A alone would confirm an extension). Memory stores are
+ * distinct per instance whatever their display name.
+ */
+export function validateNodes(adapters: readonly LockAdapter[]): void {
+  const list: unknown = adapters;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new RedlockConfigError('nodes', 'give at least one node');
+  }
+  const names = new Map<string, number>();
+  adapters.forEach((adapter, index) => {
+    const first = adapters.indexOf(adapter);
+    const earlier = adapter.name.startsWith('memory:') ? undefined : names.get(adapter.name);
+    if (first !== index || earlier !== undefined) {
+      throw new RedlockConfigError(
+        `nodes[${index}]`,
+        `node ${adapter.name} is listed twice (also at nodes[${first !== index ? first : earlier}]); each node may count once toward the quorum`,
+      );
+    }
+    names.set(adapter.name, index);
+  });
 }

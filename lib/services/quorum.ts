@@ -1,6 +1,8 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { NodeOutcome, NodeOutcomeKind } from '../redlock.errors.js';
+import { safeMessage } from '../redaction.js';
 import { NodeSkippedError } from './circuit-breaker.js';
+import type { Clock } from './clock.js';
 
 /** One node's answer to a fanned-out call. */
 export type NodeResult<T> =
@@ -13,14 +15,6 @@ const PENDING: NodeResult<never> = { status: 'pending' };
 const TIMEOUT: NodeResult<never> = { status: 'timeout' };
 
 /**
- * Sends `call` to every node at once and resolves with each node's result as soon as `decided`
- * says the outcome is known, or when `timeout` ms pass, or when every node has answered.
- * Nodes that have not answered by then stay `pending` (decided early) or `timeout`; their late
- * answers are dropped, which is safe because every write the engine makes is undone or
- * overwritten by compare-and-set scripts sent afterwards on the same connection. `overdue` is
- * told of every node still silent at `timeout`, even after an early answer.
- */
-/**
  * Watches a fan-out per node, for circuit breakers: `allow` may refuse a call (it then settles
  * as an error at once), `settled` sees every answer (also late ones), `overdue` every node still
  * silent at the timeout (also after an early decision).
@@ -31,7 +25,17 @@ export interface FanOutObserver {
   overdue(index: number): void;
 }
 
+/**
+ * Sends `call` to every node at once and resolves with each node's result as soon as `decided`
+ * says the outcome is known, or when `timeout` ms pass, or when every node has answered.
+ * Nodes that have not answered by then stay `pending` (decided early) or `timeout`; their late
+ * answers are dropped, which is safe because every write the engine makes is undone or
+ * overwritten by compare-and-set scripts sent afterwards on the same connection. `overdue` is
+ * told of every node still silent at `timeout`, even after an early answer. The timer never
+ * keeps the process alive.
+ */
 export function fanOut<T>(
+  clock: Clock,
   adapters: readonly LockAdapter[],
   call: (adapter: LockAdapter) => Promise<T>,
   timeout: number,
@@ -47,27 +51,31 @@ export function fanOut<T>(
       if (!open) return;
       open = false;
       // With an observer the timer outlives an early answer, to report hung nodes.
-      if (!observer || pending === 0) clearTimeout(timer);
+      if (!observer || pending === 0) clock.clearTimeout(timer);
       resolve(results);
     };
     const settle = (index: number, result: NodeResult<T>): void => {
       answered[index] = true;
       pending -= 1;
       if (!open) {
-        if (pending === 0) clearTimeout(timer);
+        if (pending === 0) clock.clearTimeout(timer);
         return;
       }
       results[index] = result;
       if (pending === 0 || decided(results, pending)) finish();
     };
-    const timer = setTimeout(() => {
-      for (let i = 0; i < results.length; i += 1) {
-        if (answered[i]) continue;
-        observer?.overdue(i);
-        if (open) results[i] = TIMEOUT;
-      }
-      finish();
-    }, timeout);
+    const timer = clock.setTimeout(
+      () => {
+        for (let i = 0; i < results.length; i += 1) {
+          if (answered[i]) continue;
+          observer?.overdue(i);
+          if (open) results[i] = TIMEOUT;
+        }
+        finish();
+      },
+      timeout,
+      false,
+    );
     for (let index = 0; index < adapters.length; index += 1) {
       const refused = observer?.allow(index);
       if (refused) {
@@ -116,11 +124,4 @@ export function describeNodes<T>(
         return { node, outcome: result.status };
     }
   });
-}
-
-/** An error's message with any `scheme://user:password@` credentials removed. */
-export function safeMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  // Up to the last '@' of the address: a password may itself contain '@'.
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1');
 }

@@ -8,7 +8,7 @@ import {
 } from '../../lib/redlock.errors.js';
 import type { Clock } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
-import { closeAdapters, connectAdapters, eventually } from '../support/adapters.js';
+import { closeAdapters, connectAdapters } from '../support/adapters.js';
 import { deferred } from '../support/deferred.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
 
@@ -113,13 +113,17 @@ describe('Redlock engine on 5 Redis nodes', () => {
   });
 
   it('never returns a lock whose validity is already gone', async () => {
-    const redlock = await engine();
+    // A monotonic clock that moves 100 ms on every read: any round outlasts a 50 ms ttl.
+    let skew = 0;
+    const redlock = await engine({
+      clock: { now: () => performance.now() + (skew += 100), wallNow: () => Date.now() },
+    });
     const name = resource('too-short');
-    // ttl 2 ms leaves 2 - (0 + 2) = 0 ms of validity: always too late.
     const error = await redlock
-      .tryAcquire(name, { ttl: 2, nodeTimeout: 1 })
+      .tryAcquire(name, { ttl: 50, nodeTimeout: 20 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RedlockUnavailableError);
+    expect((error as Error).message).toMatch(/validity ran out/);
     expect(await valuesOf(`lock:${name}`)).toEqual(Array(5).fill(null));
   });
 
@@ -163,10 +167,10 @@ describe('Redlock engine on 5 Redis nodes', () => {
     const holder = await engine();
     const waiter = await engine();
     const name = resource('handoff');
-    const held = await holder.acquire(name, { ttl: 60_000 });
+    const held = await holder.acquire(name, { ttl: 60_000, fencing: true });
     const events: string[] = [];
     const waiting = waiter
-      .acquire(name, { wait: 60_000, retryDelay: 30_000, retryJitter: 0 })
+      .acquire(name, { wait: 60_000, retryDelay: 30_000, retryJitter: 0, fencing: true })
       .then((lock) => {
         events.push('acquired');
         return lock;
@@ -183,145 +187,11 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await eventuallySubscribed(clients, `{lock:${name}}:released`, 0);
   }, 20_000);
 
-  it('serves waiters of several engines in call order, across engines', async () => {
-    // Each engine stands for a process. Without lines on the nodes, every release would start a
-    // race between the two engines' first waiters, and the turns would not alternate.
-    const [holder, one, two] = [await engine(), await engine(), await engine()];
-    const name = resource('fifo');
-    const line = `{lock:${name}}:line`;
-    const held = await holder.acquire(name, { ttl: 60_000 });
-    const order: string[] = [];
-    const slow = { ttl: 10_000, wait: 30_000, retryDelay: 20_000, retryJitter: 0 };
-    const call = (redlock: Redlock, label: string) =>
-      redlock.acquire(name, slow).then(async (lock) => {
-        order.push(label);
-        await lock.release();
-      });
-    const waiting: Promise<void>[] = [];
-    // Warm engines take each caller's ticket (its call time) the moment it calls.
-    for (const redlock of [one, two]) await (await redlock.acquire(resource('warm'))).release();
-    const labels = ['A', 'B', 'C', 'D', 'E', 'F'];
-    for (const [index, label] of labels.entries()) {
-      waiting.push(call(index % 2 === 0 ? one : two, label));
-    }
-    // Called together, none finds a caller of its engine waiting, so each goes to the nodes
-    // and takes its place there, by its call-time ticket.
-    await eventuallyLineLength(clients, line, labels.length);
-    await held.release();
-    await Promise.all(waiting);
-    expect(order).toEqual(labels);
-    await eventuallyLineLength(clients, line, 0);
-  }, 20_000);
-
-  it('gives a caller queued behind its own process a place as soon as another process is named', async () => {
-    const [holder, one, two, three] = [
-      await engine(),
-      await engine(),
-      await engine(),
-      await engine(),
-    ];
-    for (const redlock of [one, two, three]) {
-      await (await redlock.acquire(resource('warm'))).release();
-    }
-    const name = resource('shared');
-    const line = `{lock:${name}}:line`;
-    const held = await holder.acquire(name, { ttl: 60_000 });
-    const order: string[] = [];
-    // Timers far beyond the test: only release notifications can move these callers.
-    const slow = { ttl: 10_000, wait: 30_000, retryDelay: 20_000, retryJitter: 0 };
-    const call = (redlock: Redlock, label: string) =>
-      redlock.acquire(name, slow).then(async (lock) => {
-        order.push(label);
-        await lock.release();
-      });
-    const a = call(one, 'A');
-    await eventuallyLineLength(clients, line, 1);
-    const b = call(two, 'B');
-    await eventuallyLineLength(clients, line, 2);
-    // C queues behind A in its own engine, without a place on the nodes.
-    const c = call(one, 'C');
-    const local = one as unknown as { lines: { length(id: string): number } };
-    while (local.lines.length(`lock:${name}`) !== 2) await new Promise((r) => setImmediate(r));
-    // E calls after C, alone in its engine: it takes a place on the nodes at once.
-    const e = call(three, 'E');
-    await eventuallyLineLength(clients, line, 3);
-    await held.release();
-    // A's release names B; hearing another engine's waiter named, C takes its place at once
-    // (its call-time ticket is older than E's), so B's release names C, not E.
-    await Promise.all([a, b, c, e]);
-    expect(order).toEqual(['A', 'B', 'C', 'E']);
-  }, 15_000);
-
-  it('lets a waiter that vanished hold up the line only until its place lapses', async () => {
-    const [holder, vanished, next] = [await engine(), await engine(), await engine()];
-    const name = resource('vanished');
-    const line = `{lock:${name}}:line`;
-    const held = await holder.acquire(name, { ttl: 60_000 });
-    const gone = new AbortController();
-    const lost = vanished
-      .acquire(name, { wait: 30_000, retryDelay: 200, retryJitter: 0, signal: gone.signal })
-      .catch((error: unknown) => error);
-    await eventuallyLineLength(clients, line, 1);
-    // Its connections go without a word, as a crashed process's would: its place stays.
-    await closeAdapters(vanished.adapters);
-    const waiting = next.acquire(name, { wait: 10_000, retryDelay: 100, retryJitter: 0 });
-    await eventuallyLineLength(clients, line, 2);
-    // The release names the vanished waiter, who never comes; the next one gets the key once
-    // that place lapses (its patience: one retry delay, two node timeouts and 50 ms).
-    await held.release();
-    const lock = await waiting;
-    await lock.release();
-    // The vanished engine's call would retry its dead nodes until its wait ends.
-    gone.abort(new Error('vanished'));
-    expect(await lost).toEqual(new Error('vanished'));
-    await eventuallyLineLength(clients, line, 0);
-  }, 20_000);
-
-  it('keeps no line with fair: false', async () => {
-    const [holder, waiter] = [await engine(), await engine({ fair: false })];
-    const name = resource('unfair');
-    const held = await holder.acquire(name, { ttl: 60_000 });
-    const waiting = waiter.acquire(name, { wait: 30_000, retryDelay: 30_000, retryJitter: 0 });
-    await eventuallySubscribed(clients, `{lock:${name}}:released`);
-    expect(await Promise.all(clients.map((c) => c.exists(`{lock:${name}}:line`)))).toEqual([
-      0, 0, 0, 0, 0,
-    ]);
-    // Without a place it is still woken: an empty line announces '' to every first waiter.
-    await held.release();
-    await (await waiting).release();
-  });
-
-  it('gives its place in line back when a wait ends without the lock', async () => {
-    const [holder, waiter] = [await engine(), await engine()];
-    const name = resource('give-up');
-    const held = await holder.acquire(name, { ttl: 60_000 });
-    // The engine answers at a quorum: let the slowest node take the key too before the waiter
-    // comes, or the waiter could reach that node first and take it there for a moment.
-    await eventually(
-      async () => (await valuesOf(`lock:${name}`)).every((value) => value === held.value),
-      5_000,
-      'the holder on every node',
-    );
-    await expect(
-      waiter.acquire(name, { wait: 300, retryDelay: 50, retryJitter: 0 }),
-    ).rejects.toBeInstanceOf(LockNotAcquiredError);
-    const lines = await Promise.all(
-      clients.map((client) => client.exists(`{lock:${name}}:line`, `{lock:${name}}:line:until`)),
-    );
-    expect(lines).toEqual([0, 0, 0, 0, 0]);
-    // The holder's lock is untouched, and the next caller goes straight in after its release.
-    expect(await valuesOf(`lock:${name}`)).toEqual(Array(5).fill(held.value));
-    await held.release();
-    const next = await waiter.tryAcquire(name);
-    expect(next).not.toBeNull();
-    await next!.release();
-  });
-
   it('reuses the held lock in the same async chain', async () => {
     const redlock = await engine();
     const name = resource('reentrant');
     const tokens = await redlock.using(name, (outer) =>
-      redlock.using(name, (inner) => [outer.fencingToken, inner.fencingToken]),
+      redlock.using(name, (inner) => [outer.value, inner.value]),
     );
     expect(tokens[0]).toBe(tokens[1]);
     expect(await redlock.isLocked(name)).toBe(false);
@@ -347,12 +217,12 @@ describe('Redlock engine on 5 Redis nodes', () => {
   });
 
   it('keeps fencing tokens strictly increasing while per-node counters diverge', async () => {
-    // A frozen wall clock makes every seed equal, so only the counters can order the tokens.
-    const frozen: Clock = { now: () => performance.now(), wallNow: () => 1_000 };
-    const redlock = await engine({ clock: frozen });
+    // A wall clock stuck in the past: tokens must not depend on it at all.
+    const frozen: Clock = { now: () => performance.now(), wallNow: () => 1_000 } as Clock;
+    const redlock = await engine({ clock: frozen, lock: { nodeTimeout: 200, fencing: true } });
     const name = resource('fence');
     const key = `lock:${name}`;
-    const fenceKey = `{${key}}:fence`;
+    const fenceKey = '\u0000redlock:fence';
     const tokens: number[] = [];
     const take = async () => {
       const lock = await redlock.acquire(name, { wait: 0 });
@@ -388,6 +258,8 @@ describe('Redlock engine on 5 Redis nodes', () => {
     await after.release();
 
     for (let i = 1; i < tokens.length; i += 1) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]!);
+    // The counters never expire: a token can never go back because a counter lapsed.
+    expect(await Promise.all(clients.map((c) => c.pttl(fenceKey)))).toEqual([-1, -1, -1, -1, -1]);
   });
 
   it('reports isLocked by quorum', async () => {
@@ -402,18 +274,6 @@ describe('Redlock engine on 5 Redis nodes', () => {
 });
 
 /** Waits until `count` subscribers listen on `channel` across the nodes (PUBSUB NUMSUB). */
-/** Waits until every node's line of a key has `length` waiters. */
-async function eventuallyLineLength(clients: Redis[], line: string, length: number): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  for (;;) {
-    const lengths = await Promise.all(clients.map((client) => client.zcard(line)));
-    if (lengths.every((n) => n === length)) return;
-    if (performance.now() > deadline)
-      throw new Error(`${line}: lengths ${lengths.join(', ')}, wanted ${length} on every node`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 async function eventuallySubscribed(clients: Redis[], channel: string, count = 5): Promise<void> {
   const deadline = performance.now() + 5_000;
   for (;;) {

@@ -10,12 +10,14 @@ import { closeAdapters, connectAdapters } from '../support/adapters.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
 
 /** A clock whose monotonic time can be moved forward, to step over a breaker's cool-down. */
-function steppingClock(): Clock & { advance(ms: number): void } {
+function steppingClock(): Pick<Clock, 'now' | 'wallNow'> & { advance(ms: number): void } {
   let offset = 0;
   return {
     now: () => performance.now() + offset,
     wallNow: () => Date.now() + offset,
-    advance: (ms) => (offset += ms),
+    advance: (ms) => {
+      offset += ms;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import type {
+  AcquireOptions,
   AcquireReply,
-  FenceArgs,
   LockAdapter,
   OwnerReply,
 } from '../../lib/interfaces/lock-adapter.interface.js';
@@ -39,32 +39,23 @@ export class FailingAdapter implements LockAdapter {
     keys: readonly string[],
     value: string,
     ttl: number,
-    fence: FenceArgs,
+    options?: AcquireOptions,
   ): Promise<AcquireReply> {
-    return this.through(() => this.inner.acquire(keys, value, ttl, fence));
+    return this.through(() => this.inner.acquire(keys, value, ttl, options));
   }
-  extend(
-    keys: readonly string[],
-    value: string,
-    ttl: number,
-    fence: FenceArgs,
-  ): Promise<OwnerReply> {
-    return this.through(() => this.inner.extend(keys, value, ttl, fence));
+  extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply> {
+    return this.through(() => this.inner.extend(keys, value, ttl));
   }
   release(keys: readonly string[], value: string): Promise<OwnerReply> {
     return this.through(() => this.inner.release(keys, value));
   }
-  syncFence(
-    keys: readonly string[],
-    value: string,
-    fence: FenceArgs & { token: number },
-  ): Promise<OwnerReply> {
-    return this.through(() => this.inner.syncFence(keys, value, fence));
+  syncFence(keys: readonly string[], value: string, token: string): Promise<OwnerReply> {
+    return this.through(() => this.inner.syncFence(keys, value, token));
   }
   inspect(keys: readonly string[]): Promise<number> {
     return this.through(() => this.inner.inspect(keys));
   }
-  onRelease(keys: readonly string[], listener: (next: string) => void): Promise<() => void> {
+  onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
     return this.through(() => this.inner.onRelease(keys, listener));
   }
   ping(): Promise<void> {

@@ -10,8 +10,7 @@ import {
   RedlockUnavailableError,
 } from '../../lib/redlock.errors.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
-import { ownerValue } from '../../lib/services/redlock.engine.js';
-import { ReleaseWaiter } from '../../lib/services/release-waiter.js';
+import { ownerValue } from '../../lib/services/quorum-round.js';
 import { deferred } from '../support/deferred.js';
 import { FailingAdapter } from '../support/failing-adapter.js';
 
@@ -49,10 +48,15 @@ describe('Redlock engine (memory nodes)', () => {
 
   it('makes a second owner wait and hands over on release', async () => {
     const redlock = new Redlock(nodes(3));
-    const first = await redlock.acquire('r', { ttl: 5_000 });
+    const first = await redlock.acquire('r', { ttl: 5_000, fencing: true });
     expect(await redlock.tryAcquire('r')).toBeNull();
     // retryDelay is far beyond the test timeout: only the release notification can wake it.
-    const second = redlock.acquire('r', { retryDelay: 60_000, retryJitter: 0, wait: 20_000 });
+    const second = redlock.acquire('r', {
+      retryDelay: 60_000,
+      retryJitter: 0,
+      wait: 20_000,
+      fencing: true,
+    });
     await first.release();
     const lock = await second;
     expect(lock.isHeld()).toBe(true);
@@ -121,11 +125,11 @@ describe('Redlock engine (memory nodes)', () => {
 
   it('reuses a held lock in the same async chain (reentrancy) and not across chains', async () => {
     const redlock = new Redlock(nodes(1));
-    const seen: number[] = [];
+    const seen: string[] = [];
     await redlock.using('re', async (outer) => {
       await redlock.using('re', (inner) => {
         expect(inner).toBe(outer);
-        seen.push(inner.fencingToken);
+        seen.push(inner.value);
       });
       // Still held after the inner call returned.
       expect(outer.isHeld()).toBe(true);
@@ -141,12 +145,12 @@ describe('Redlock engine (memory nodes)', () => {
     expect(await redlock.isLocked('re')).toBe(false);
   });
 
-  it('acquires only the missing resources when a chain holds some of them', async () => {
+  it('acquires only the missing resources when a chain holds some of them, and covers all', async () => {
     const [node] = nodes(1);
     const redlock = new Redlock([node!]);
     await redlock.using('a', async () => {
       await redlock.using(['a', 'b'], async (inner) => {
-        expect(inner.resources).toEqual(['b']);
+        expect(inner.resources).toEqual(['a', 'b']);
         expect(await node!.inspect(['lock:b'])).toBeGreaterThan(0);
       });
       expect(await node!.inspect(['lock:b'])).toBe(-2);
@@ -186,7 +190,7 @@ describe('Redlock engine (memory nodes)', () => {
         // Another owner's value replaces ours on a majority: extensions must see it as taken.
         for (const node of [a!, b!]) {
           await node.release(['lock:lease'], lock.value);
-          await node.acquire(['lock:lease'], 'intruder', 60_000, { seed: 0, retention: 0 });
+          await node.acquire(['lock:lease'], 'intruder', 60_000);
         }
         await lock.extend().catch(() => undefined);
         return lost.promise;
@@ -239,7 +243,7 @@ describe('Redlock engine (memory nodes)', () => {
     expect(redlock.heldCount).toBe(2);
     await redlock.close();
     expect(await node!.inspect(['lock:c1', 'lock:c2', 'lock:c3'])).toBe(-2);
-    await expect(redlock.acquire('c4')).rejects.toThrow(/shut down/);
+    await expect(redlock.acquire('c4')).rejects.toThrow(/shutting down/);
   });
 });
 
@@ -274,9 +278,11 @@ describe('waiting in line within one process', () => {
       });
     const b = take('b');
     // Let b fail its first attempt and queue before c arrives.
-    while (redlock['lines'].length('lock:line') !== 1) await new Promise((r) => setImmediate(r));
+    while (redlock['context'].lines.length('lock:line') !== 1)
+      await new Promise((r) => setImmediate(r));
     const c = take('c');
-    while (redlock['lines'].length('lock:line') !== 2) await new Promise((r) => setImmediate(r));
+    while (redlock['context'].lines.length('lock:line') !== 2)
+      await new Promise((r) => setImmediate(r));
     // d arrives the moment the lock is free, before b has heard of the release: without the
     // line it would take the lock first, being one step ahead of the notification.
     const released = holder.release();
@@ -287,77 +293,31 @@ describe('waiting in line within one process', () => {
     await node.close();
   });
 
-  it('costs a caller that queued here one attempt, with no place on the nodes while only this process waits', async () => {
+  it('costs a caller that queued here one attempt', async () => {
     const node = new MemoryLockAdapter();
-    const attempts = new Map<string, number>();
+    const attempts: number[] = [];
     const redlock = new Redlock([node], {
       onEvent: (event) => {
-        if (event.type === 'acquired') attempts.set(String(event.fencingToken), event.attempts);
+        if (event.type === 'acquired') attempts.push(event.attempts);
       },
     });
-    const tokens: number[] = [];
     const holder = await redlock.acquire('solo');
+    attempts.length = 0;
     const take = () =>
       redlock.acquire('solo', { wait: 10_000, retryDelay: 60_000 }).then(async (lock) => {
-        tokens.push(lock.fencingToken);
         await lock.release();
       });
     const first = take();
-    while (redlock['lines'].length('lock:solo') !== 1) await new Promise((r) => setImmediate(r));
+    while (redlock['context'].lines.length('lock:solo') !== 1)
+      await new Promise((r) => setImmediate(r));
     const later = [take(), take()];
-    while (redlock['lines'].length('lock:solo') !== 3) await new Promise((r) => setImmediate(r));
+    while (redlock['context'].lines.length('lock:solo') !== 3)
+      await new Promise((r) => setImmediate(r));
     await holder.release();
     await Promise.all([first, ...later]);
     // The first waiter tried, subscribed and tried again before it was woken; the two that
     // queued behind it in this process were each woken once, by the release before theirs.
-    expect(tokens.map((token) => attempts.get(String(token)))).toEqual([3, 1, 1]);
+    expect(attempts).toEqual([3, 1, 1]);
     await node.close();
-  });
-});
-
-describe('ReleaseWaiter on nodes that keep lines', () => {
-  /** Three nodes whose release notifications the test sends by hand. */
-  const silentNodes = () => {
-    const listeners: ((next: string) => void)[] = [];
-    const adapters = [0, 1, 2].map((i) => {
-      const adapter = new MemoryLockAdapter({ name: `memory://w${i}` });
-      adapter.onRelease = (_keys, listener) => {
-        listeners[i] = listener;
-        return Promise.resolve(() => undefined);
-      };
-      return adapter;
-    });
-    return { adapters, announce: (node: number, next: string) => listeners[node]!(next) };
-  };
-
-  it('goes once a quorum of nodes names it, not on the first, and ignores other names', async () => {
-    const { adapters, announce } = silentNodes();
-    const waiter = new ReleaseWaiter(adapters, ['k'], () => true, 'me', 2);
-    await waiter.subscribe(1_000);
-    let woke = false;
-    const waiting = waiter.wait(60_000, undefined).then(() => (woke = true));
-    announce(0, 'me');
-    announce(1, 'someone else');
-    await Promise.resolve();
-    expect(woke).toBe(false);
-    announce(2, 'me');
-    await waiting;
-    expect(woke).toBe(true);
-    waiter.close();
-    await Promise.all(adapters.map((adapter) => adapter.close()));
-  });
-
-  it('goes after a short grace when the rest of the quorum stays silent', async () => {
-    const { adapters, announce } = silentNodes();
-    const waiter = new ReleaseWaiter(adapters, ['k'], () => true, 'me', 2);
-    await waiter.subscribe(1_000);
-    const started = performance.now();
-    const waiting = waiter.wait(60_000, undefined);
-    announce(1, 'me');
-    await waiting;
-    // Far sooner than the 60 s timer: the grace let it go with one node's word.
-    expect(performance.now() - started).toBeLessThan(30_000);
-    waiter.close();
-    await Promise.all(adapters.map((adapter) => adapter.close()));
   });
 });

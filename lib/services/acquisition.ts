@@ -1,0 +1,220 @@
+import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
+import type { RedlockEvent } from '../interfaces/redlock-events.interface.js';
+import {
+  LockNotAcquiredError,
+  RedlockConfigError,
+  RedlockError,
+  RedlockUnavailableError,
+  WriteLockHeldError,
+} from '../redlock.errors.js';
+import { sleep } from './clock.js';
+import type { Lease } from './lease.js';
+import { describe, nodeTimeoutOf } from './lock-options.js';
+import {
+  acquireRound,
+  type Failure,
+  type Grant,
+  type RoundContext,
+  type Target,
+} from './quorum-round.js';
+import type { ReleaseWaiter, WaitingLines } from './release-waiter.js';
+
+/** The engine parts the wait loop needs. */
+export interface AcquisitionContext extends RoundContext {
+  readonly lines: WaitingLines;
+  /** Waits (bounded) for nodes still making their first connection. */
+  ready(timeout: number): Promise<void>;
+  /** Turns a grant into a registered lease. */
+  grant(
+    target: Target,
+    opts: ResolvedLockOptions,
+    grant: Grant,
+    autoExtend: boolean,
+    parents?: readonly Lease[],
+  ): Lease;
+  /** Throws when the engine no longer takes new locks (shutting down). */
+  assertOpen(resources: readonly string[]): void;
+  emit(event: RedlockEvent): void;
+}
+
+/** Errors of acquisitions in which no quorum of nodes answered at all (see Failure). */
+export const UNANSWERED = new WeakSet<RedlockError>();
+
+/**
+ * Consecutive rounds in which no quorum answered before an acquisition gives up as unavailable:
+ * with nodes down, callers learn it within about two node timeouts instead of after `wait`.
+ */
+const UNANSWERED_ROUNDS = 2;
+
+/**
+ * Acquires `target`, waiting per the retry policy while it is busy: the wait loop.
+ *
+ * A waiter sleeps until a release notification, the holder's reported expiry, or its retry
+ * delay, whichever comes first, so it never waits for a lock nobody holds longer than one
+ * retry delay. Callers of this process wait in line (see {@link WaitingLines}). There is always
+ * one last attempt at the `wait` deadline. Resolves to the lease or to the error to throw.
+ */
+export async function obtain(
+  ctx: AcquisitionContext,
+  target: Target,
+  opts: ResolvedLockOptions,
+  autoExtend: boolean,
+  parents?: readonly Lease[],
+): Promise<Lease | RedlockError> {
+  ctx.assertOpen(target.resources);
+  const { signal } = opts;
+  const { clock } = ctx;
+  signal?.throwIfAborted();
+  const started = clock.now();
+  const waitUntil = started + opts.wait;
+  const timeout = nodeTimeoutOf(opts);
+  await ctx.ready(timeout);
+  // Writers line up; readers do not (they can all go in together once the writer is done).
+  const lined = opts.mode === 'write';
+  const queueId = target.keys.join('\n');
+  let waiter: ReleaseWaiter | undefined;
+  let attempts = 0;
+  let unanswered = 0;
+  let failure: Failure | undefined;
+  let acquired = false;
+  try {
+    if (lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
+      // Others of this process wait already: queue behind them instead of overtaking.
+      waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, opts.wait), lined);
+      await waiter.wait(
+        Math.min(Math.max(0, waitUntil - clock.now()), retryDelayOf(1, opts)),
+        signal,
+      );
+    }
+    for (;;) {
+      ctx.assertOpen(target.resources);
+      const attemptStart = clock.now();
+      attempts += 1;
+      waiter?.reset();
+      const outcome = await acquireRound(ctx, target, opts, timeout);
+      if ('value' in outcome) {
+        const lease = ctx.grant(target, opts, outcome, autoExtend, parents);
+        if (signal?.aborted) {
+          // The caller gave up while the attempt was in flight and will never see this lock.
+          await lease.release().catch(() => undefined);
+          signal.throwIfAborted();
+        }
+        acquired = true;
+        ctx.emit({
+          type: 'acquired',
+          resources: target.resources,
+          fencingToken: lease.fencingToken,
+          attempts,
+          waited: clock.now() - started,
+        });
+        return lease;
+      }
+      failure = outcome;
+      if (failure.fatal) break;
+      unanswered = failure.unanswered ? unanswered + 1 : 0;
+      if (unanswered >= UNANSWERED_ROUNDS && !opts.waitForNodes) break;
+      const remaining = waitUntil - clock.now();
+      if (attempts >= opts.retryCount || remaining <= 0 || attemptStart >= waitUntil) break;
+      if (!waiter) {
+        // Subscribe only once contended, then retry at once: a release that happened while
+        // subscribing would otherwise go unnoticed until the timer.
+        waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
+        signal?.throwIfAborted();
+        continue;
+      }
+      if (outcome.split) {
+        // Split vote: every contender took some nodes and all are now taking them back. The
+        // releases would wake them all at once into the same split again; a random pause of a
+        // few round trips breaks the symmetry so that one of them gets a quorum.
+        await sleep(clock, Math.random() * Math.min(remaining, 4 * roundTrip(timeout)), signal);
+        continue;
+      }
+      await waiter.wait(sleepFor(retryDelayOf(attempts, opts), opts, outcome, remaining), signal);
+      if (waiter.woken) await shuffle();
+    }
+  } finally {
+    if (waiter) ctx.lines.leave(queueId, waiter, acquired);
+  }
+  // Every way out of the loop above went through at least one failed round.
+  const failed = failure;
+  const error = failureError(target, failed, opts);
+  ctx.emit({ type: 'failed', resources: target.resources, attempts, error, nodes: failed.nodes });
+  return error;
+}
+
+/**
+ * Lets the other waiters woken by the same release go first, or not, at random: waiters of
+ * several processes (or engines) race for a released key, and without this the one whose
+ * notification happens to be read first would win every race, starving the others.
+ */
+function shuffle(): Promise<void> {
+  let hops = Math.floor(Math.random() * 3);
+  return new Promise((resolve) => {
+    const hop = (): void => {
+      if (hops-- <= 0) resolve();
+      else setImmediate(hop);
+    };
+    hop();
+  });
+}
+
+/** A round trip's worth of pause, bounded by the per-node timeout: 1 ms, at most a tenth of it. */
+function roundTrip(timeout: number): number {
+  return Math.max(0.5, Math.min(1, timeout / 10));
+}
+
+/** Never sleep past the holder's expiry: its release notification may never come. */
+function sleepFor(
+  retryDelay: number,
+  opts: ResolvedLockOptions,
+  failure: Failure,
+  remaining: number,
+): number {
+  let delay = retryDelay;
+  if (failure.holderTtl !== undefined) {
+    delay = Math.min(delay, failure.holderTtl + Math.random() * opts.retryJitter);
+  }
+  return Math.max(0, Math.min(delay, remaining));
+}
+
+/**
+ * The retry policy's pause after attempt `attempt`, jitter included. A `retryDelay` function
+ * that returns something other than a finite number of ms >= 0 is a configuration error: taken
+ * as 0 it would hammer the nodes.
+ */
+export function retryDelayOf(attempt: number, opts: ResolvedLockOptions): number {
+  const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
+  if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
+    throw new RedlockConfigError(
+      'retryDelay',
+      `the function returned ${describe(base)} for attempt ${attempt}; expected milliseconds >= 0`,
+    );
+  }
+  return base + Math.random() * opts.retryJitter;
+}
+
+function failureError(target: Target, failure: Failure, opts: ResolvedLockOptions): RedlockError {
+  const what = target.resources.join(', ');
+  if (failure.fatal) {
+    return new RedlockError(`Could not lock ${what}: ${failure.fatal}.`, {
+      resources: target.resources,
+      nodes: failure.nodes,
+    });
+  }
+  if (failure.busy) {
+    const ErrorClass = opts.mode === 'read' ? WriteLockHeldError : LockNotAcquiredError;
+    return new ErrorClass(
+      (opts.mode === 'read'
+        ? `Resource ${what} is write-locked, or a writer is waiting for it,`
+        : `Resource ${what} is locked by another owner`) +
+        (opts.wait > 0 ? ` and stayed locked for the ${opts.wait} ms wait.` : '.'),
+      { resources: target.resources, nodes: failure.nodes, retryAfter: failure.holderTtl },
+    );
+  }
+  const error = new RedlockUnavailableError(`Could not lock ${what}: ${failure.reason}.`, {
+    resources: target.resources,
+    nodes: failure.nodes,
+  });
+  if (failure.unanswered) UNANSWERED.add(error);
+  return error;
+}

@@ -1,0 +1,81 @@
+import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
+import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
+import type { RedlockError } from '../redlock.errors.js';
+import { UNANSWERED } from './acquisition.js';
+import type { Clock } from './clock.js';
+import { Lease } from './lease.js';
+import type { Target } from './quorum-round.js';
+
+/** How an engine takes a lock on its own nodes; the degraded mode wraps two of them. */
+export type Obtain = (
+  target: Target,
+  opts: ResolvedLockOptions,
+  autoExtend: boolean,
+) => Promise<Lease | RedlockError>;
+
+/**
+ * Opt-in degraded mode: when no quorum of nodes answers, locks come from a process-local store
+ * instead of failing.
+ *
+ * What it promises: the in-process lock is taken first, for every acquisition, outage or not,
+ * and held as long as the distributed one; so one process never has two holders of a key, on
+ * the way into an outage, during it, or on the way out. It falls back only when the nodes did
+ * not answer (errors, timeouts, open circuits): a busy answer, a validity that ran out or
+ * counters that could not be synced are failures as usual. What it gives up, loudly: during an
+ * outage other processes are not excluded.
+ */
+export class DegradedMode {
+  private active = false;
+
+  constructor(
+    private readonly local: Obtain,
+    private readonly remote: Obtain,
+    private readonly clock: Clock,
+    private readonly logger: RedlockLogger | undefined,
+    private readonly emit: (event: RedlockEvent) => void,
+  ) {}
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  async obtain(
+    target: Target,
+    opts: ResolvedLockOptions,
+    autoExtend: boolean,
+  ): Promise<Lease | RedlockError> {
+    const started = this.clock.now();
+    const local = await this.local(target, opts, autoExtend);
+    if (!(local instanceof Lease)) return local;
+    const wait = Math.max(0, opts.wait - (this.clock.now() - started));
+    let remote: Lease | RedlockError;
+    try {
+      remote = await this.remote(target, { ...opts, wait }, autoExtend);
+    } catch (error) {
+      await local.release().catch(() => undefined);
+      throw error;
+    }
+    if (remote instanceof Lease) {
+      remote.companions = [local];
+      this.set(false, target.resources);
+      return remote;
+    }
+    if (UNANSWERED.has(remote)) {
+      this.set(true, target.resources);
+      return local;
+    }
+    await local.release().catch(() => undefined);
+    return remote;
+  }
+
+  private set(active: boolean, resources: readonly string[]): void {
+    if (this.active === active) return;
+    this.active = active;
+    this.logger?.warn(
+      active
+        ? 'DEGRADED MODE: no quorum of lock nodes answers; locks are now process-local and do NOT exclude other instances.'
+        : 'Degraded mode over: a quorum of lock nodes answers again; locks are distributed.',
+    );
+    this.emit({ type: 'degraded', resources, active });
+  }
+}

@@ -1,0 +1,289 @@
+import type { LockMode } from '../interfaces/lock-options.interface.js';
+import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
+import { LockLostError, type RedlockError } from '../redlock.errors.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { Lock } from './lock.js';
+
+/** What a lease needs from the engine: the I/O of extending and releasing its keys. */
+export interface LeaseDriver {
+  readonly clock: Clock;
+  /** Extends on the nodes; resolves to the new monotonic deadline or throws a `RedlockError`. */
+  extendLease(lease: Lease, ttl: number): Promise<number>;
+  /** Releases on the nodes; resolves to how the release ended or throws a `RedlockError`. */
+  releaseLease(lease: Lease): Promise<ReleaseStatus>;
+  /** Reports a lost lease (logs, events) and takes back whatever keys may still be ours. */
+  leaseLost(lease: Lease, error: LockLostError): void;
+  /** Reports a renewal that failed without losing the lock (it will be retried). */
+  renewalFailed(lease: Lease, error: unknown): void;
+}
+
+/** What an acquisition hands to the lease it creates. */
+export interface LeaseInit {
+  /** Every resource the lock covers, those held through `parents` included. */
+  readonly resources: readonly string[];
+  /** The keys this lease itself holds on the nodes. */
+  readonly keys: readonly string[];
+  readonly value: string;
+  readonly fencingToken: number | undefined;
+  readonly ttl: number;
+  readonly nodeTimeout: number;
+  readonly driftFactor: number;
+  /** Monotonic time at which the validity runs out. */
+  readonly deadline: number;
+  readonly autoExtend: boolean;
+  readonly acquiredAt: number;
+  readonly mode: LockMode;
+  /** Leases further up the call chain this one relies on (a reentrant multi-key scope). */
+  readonly parents?: readonly Lease[];
+}
+
+/**
+ * The engine-side state of a held lock: validity deadline, renewal timer, abort controller.
+ *
+ * One timer does both jobs: it renews the lease at half-life when auto-extension is on, and it
+ * declares the lock lost once the validity has run out. Because a blocked event loop can hold
+ * that timer back, every read of the state (`isHeld`, `signal.aborted`, `signal.throwIfAborted`)
+ * checks the deadline itself first: the first step after a long pause already sees the loss.
+ */
+export class Lease {
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly value: string;
+  readonly fencingToken: number | undefined;
+  readonly ttl: number;
+  readonly nodeTimeout: number;
+  readonly driftFactor: number;
+  readonly acquiredAt: number;
+  readonly mode: LockMode;
+  readonly parents: readonly Lease[];
+  readonly lock: Lock;
+  deadline: number;
+  autoExtend: boolean;
+  /** Leases released or lost together with this one (degraded mode's in-process lock). */
+  companions: Lease[] | undefined;
+  private state: 'held' | 'released' | 'lost' = 'held';
+  // Created on first access to `signal`: most locks are never watched, and an AbortController
+  // plus the DOMException of an abort cost more than the rest of an uncontended acquisition.
+  private controller: AbortController | undefined;
+  private lostError: LockLostError | undefined;
+  private timer: TimerHandle | undefined;
+  private releasing: Promise<ReleaseStatus> | undefined;
+  private dependents: Lease[] | undefined;
+
+  constructor(
+    private readonly driver: LeaseDriver,
+    init: LeaseInit,
+  ) {
+    this.resources = init.resources;
+    this.keys = init.keys;
+    this.value = init.value;
+    this.fencingToken = init.fencingToken;
+    this.ttl = init.ttl;
+    this.nodeTimeout = init.nodeTimeout;
+    this.driftFactor = init.driftFactor;
+    this.deadline = init.deadline;
+    this.autoExtend = init.autoExtend;
+    this.acquiredAt = init.acquiredAt;
+    this.mode = init.mode;
+    this.parents = init.parents ?? [];
+    for (const parent of this.parents) (parent.dependents ??= []).push(this);
+    this.lock = new Lock(this);
+    this.schedule();
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      watchDeadline(this.controller.signal, () => this.checkDeadline());
+      if (this.state === 'released') this.controller.abort(releasedReason());
+      else if (this.lostError) this.controller.abort(this.lostError);
+    }
+    return this.controller.signal;
+  }
+
+  /** The error the lease was lost with, if it was. */
+  get lost(): LockLostError | undefined {
+    this.checkDeadline();
+    return this.lostError;
+  }
+
+  /** Whether the lease is still held (not released, not lost, validity left). */
+  isHeld(): boolean {
+    this.checkDeadline();
+    return this.state === 'held';
+  }
+
+  /** Whether `release()` was called. */
+  get released(): boolean {
+    return this.state === 'released';
+  }
+
+  /** Every key this lock covers: its own and those of the leases it relies on. */
+  covers(key: string): boolean {
+    return this.keys.includes(key) || this.parents.some((parent) => parent.covers(key));
+  }
+
+  expiresAt(): number {
+    const clock = this.driver.clock;
+    let deadline = this.deadline;
+    for (const parent of this.parents) deadline = Math.min(deadline, parent.deadline);
+    return Math.floor(clock.wallNow() + (deadline - clock.now()));
+  }
+
+  /** Turns auto-extension on (used by `using`) and re-plans the timer accordingly. */
+  keepAlive(): void {
+    if (this.autoExtend) return;
+    this.autoExtend = true;
+    this.schedule();
+  }
+
+  async extend(ttl = this.ttl): Promise<void> {
+    if (!this.isHeld()) throw this.stateError('extend');
+    try {
+      const deadline = await this.driver.extendLease(this, ttl);
+      if (this.state === 'held') {
+        this.deadline = deadline;
+        this.schedule();
+      }
+    } catch (error) {
+      if (error instanceof LockLostError) this.lose(error);
+      throw error;
+    }
+  }
+
+  release(): Promise<ReleaseStatus> {
+    if (!this.releasing) {
+      if (this.state === 'held') this.state = 'released';
+      this.driver.clock.clearTimeout(this.timer);
+      this.controller?.abort(releasedReason());
+      this.detach();
+      this.releasing = this.driver.releaseLease(this);
+    }
+    return this.releasing;
+  }
+
+  /** Marks the lease lost: stops renewals and aborts `signal` with `LockLostError`. */
+  lose(reason: string | LockLostError): void {
+    if (this.state !== 'held') return;
+    this.state = 'lost';
+    this.driver.clock.clearTimeout(this.timer);
+    const error =
+      typeof reason === 'string'
+        ? new LockLostError(`Lock on ${this.resources.join(', ')} was lost: ${reason}.`, {
+            resources: this.resources,
+          })
+        : reason;
+    this.lostError = error;
+    this.detach();
+    this.controller?.abort(error);
+    this.driver.leaseLost(this, error);
+    // A scope that relied on this lock for some of its keys is no longer exclusive either.
+    for (const dependent of this.dependents ?? []) dependent.lose(error);
+  }
+
+  private detach(): void {
+    for (const parent of this.parents) {
+      const siblings = parent.dependents;
+      const index = siblings?.indexOf(this) ?? -1;
+      if (index >= 0) siblings!.splice(index, 1);
+    }
+  }
+
+  private checkDeadline(): void {
+    if (this.state !== 'held') return;
+    if (this.driver.clock.now() >= this.deadline) {
+      this.lose(
+        this.autoExtend ? 'its validity ran out before an extension succeeded' : 'it expired',
+      );
+      return;
+    }
+    for (const parent of this.parents) {
+      const lost = parent.lost;
+      if (lost) {
+        this.lose(lost);
+        return;
+      }
+    }
+  }
+
+  private stateError(operation: string): RedlockError {
+    const what = this.resources.join(', ');
+    if (this.state === 'released') {
+      return new LockLostError(
+        `Cannot ${operation} the lock on ${what}: it was already released.`,
+        {
+          resources: this.resources,
+        },
+      );
+    }
+    return (
+      this.lostError ??
+      new LockLostError(`Cannot ${operation} the lock on ${what}: it has expired.`, {
+        resources: this.resources,
+      })
+    );
+  }
+
+  private schedule(): void {
+    const clock = this.driver.clock;
+    clock.clearTimeout(this.timer);
+    if (this.state !== 'held') return;
+    const remaining = this.deadline - clock.now();
+    // Renew at half-life: leaves half the ttl for the renewal itself and its retries.
+    const delay = this.autoExtend ? remaining - this.ttl / 2 : remaining;
+    if (!Number.isFinite(delay)) return; // a scope made only of locks further up the chain
+    this.timer = clock.setTimeout(() => void this.tick(), Math.max(0, delay), false);
+  }
+
+  private async tick(): Promise<void> {
+    this.checkDeadline();
+    if (this.state !== 'held') return;
+    if (!this.autoExtend) {
+      this.schedule();
+      return;
+    }
+    try {
+      await this.extend();
+    } catch (error) {
+      if (this.state !== 'held' || error instanceof LockLostError) return;
+      // Not enough nodes answered: the keys may still be ours, so retry until the validity ends.
+      this.driver.renewalFailed(this, error);
+      const clock = this.driver.clock;
+      const remaining = this.deadline - clock.now();
+      clock.clearTimeout(this.timer);
+      this.timer = clock.setTimeout(
+        () => void this.tick(),
+        Math.max(0, Math.min(remaining, Math.max(10, this.nodeTimeout))),
+        false,
+      );
+    }
+  }
+}
+
+function releasedReason(): DOMException {
+  return new DOMException('The lock was released.', 'AbortError');
+}
+
+/**
+ * Makes `signal.aborted` and `signal.throwIfAborted()` check the lease's deadline before they
+ * answer. The abort itself comes from a timer, and a timer cannot fire while the event loop is
+ * blocked: without this, code resuming after a long pause would see `aborted === false` for a
+ * lock that has already expired.
+ */
+function watchDeadline(signal: AbortSignal, check: () => void): void {
+  // The prototype's getters, called with the signal as receiver: its own state, checked first.
+  const proto = AbortSignal.prototype;
+  const aborted = (): boolean => {
+    check();
+    return Boolean(Reflect.get(proto, 'aborted', signal));
+  };
+  Object.defineProperties(signal, {
+    aborted: { configurable: true, get: aborted },
+    throwIfAborted: {
+      configurable: true,
+      value: () => {
+        if (aborted()) throw Reflect.get(proto, 'reason', signal);
+      },
+    },
+  });
+}
