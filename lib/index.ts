@@ -1,11 +1,21 @@
 export { RedlockModule } from './redlock.module.js';
 export type { RedlockOptionsFactory } from './redlock.module-definition.js';
-export type { RedlockModuleOptions } from './interfaces/redlock-module-options.interface.js';
+export type {
+  RedlockModuleAsyncOptions,
+  RedlockModuleExtras,
+  RedlockModuleOptions,
+} from './interfaces/redlock-module-options.interface.js';
 export { RedlockService } from './services/redlock.service.js';
 export { WithLock, type WithLockOptions } from './decorators/with-lock.decorator.js';
 export type { LockKey } from './decorators/key-template.js';
 export { InjectRedlockPools } from './decorators/inject-redlock-pools.decorator.js';
+export { RedlockErrorsInterceptor } from './redlock-errors.interceptor.js';
 export { RedlockExceptionFilter } from './redlock-exception.filter.js';
+export {
+  RedlockHttpException,
+  toHttpException,
+  type RedlockHttpBody,
+} from './redlock-http.exception.js';
 export {
   RedlockHealthIndicator,
   type RedlockHealthResult,
@@ -18,8 +28,9 @@ export {
   type Resources,
 } from './services/redlock.engine.js';
 export { Lock } from './services/lock.js';
-export type { Clock } from './services/clock.js';
+export type { Clock, TimerHandle } from './services/clock.js';
 export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
+export { DEFAULT_SHUTDOWN_TIMEOUT } from './services/module-options.js';
 export {
   exponentialBackoff,
   LockPresets,
@@ -38,12 +49,11 @@ export type {
   ResolvedLockOptions,
 } from './interfaces/lock-options.interface.js';
 export type {
+  AcquireOptions,
   AcquireReply,
-  FenceArgs,
-  LineArgs,
   LockAdapter,
   OwnerReply,
-  ReleaseListener,
+  SharedLocks,
 } from './interfaces/lock-adapter.interface.js';
 export type {
   RedlockEvent,
@@ -65,7 +75,6 @@ export {
 } from './redlock.errors.js';
 export {
   DEFAULT_KEY_PREFIX,
-  FENCE_RETENTION_MS,
   MAX_KEY_BYTES,
   REDLOCK_OPTIONS,
   REDLOCK_POOLS,

@@ -7,12 +7,11 @@ export const REDLOCK_POOLS = Symbol('REDLOCK_POOLS');
 export const DEFAULT_KEY_PREFIX = 'lock:';
 /** Longest accepted Redis key (prefix + resource) in UTF-8 bytes; longer keys are rejected. */
 export const MAX_KEY_BYTES = 1024;
-/**
- * How long a fencing counter outlives its lock's ttl. Counters re-seed from the acquiring
- * client's clock once they expire, so this must exceed the clock skew between application hosts.
- */
-export const FENCE_RETENTION_MS = 60_000;
 /** @internal Options, adapters and ownership, built once per module instance. */
 export const REDLOCK_CONNECTIONS = Symbol('REDLOCK_CONNECTIONS');
 /** @internal Property under which `@WithLock` finds the `RedlockService` of an instance. */
 export const REDLOCK_SERVICE = Symbol('REDLOCK_SERVICE');
+/** @internal The method of `RedlockService` that `@WithLock` enters locks through. */
+export const WITH_LOCK_ENTER = Symbol('nestjs-redlock:with-lock-enter');
+/** @internal The method of `RedlockService` that hears of responses on their way out. */
+export const TRACK_RESPONSE = Symbol('nestjs-redlock:track-response');

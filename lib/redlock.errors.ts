@@ -1,3 +1,8 @@
+import { truncate } from './redaction.js';
+
+/** Longest message an error keeps; longer ones (a call naming 9,000 resources) are cut. */
+const MAX_MESSAGE_LENGTH = 2_000;
+
 /**
  * What one node did during an operation:
  * - `acquired`: it took (or extended, or released) the keys for us;
@@ -21,6 +26,8 @@ export interface NodeOutcome {
 
 /**
  * Base class of every error this library throws, so callers can catch them all at once.
+ * Messages are cut to 2,000 characters (the start and the end are kept), so a call naming
+ * thousands of resources never produces a log line of that size; `resources` keeps them all.
  *
  * @example
  * ```ts
@@ -28,6 +35,11 @@ export interface NodeOutcome {
  * ```
  */
 export class RedlockError extends Error {
+  /**
+   * A stable, Node-style identifier of what went wrong (`ERR_REDLOCK_BUSY`, ...), for logs,
+   * RPC replies and GraphQL error extensions, where the class does not travel.
+   */
+  readonly code: string = 'ERR_REDLOCK';
   /** Resources (without the key prefix) the failed operation was about. */
   readonly resources: readonly string[];
   /** What each node did, in the order the nodes were configured; empty when no node was asked. */
@@ -41,7 +53,10 @@ export class RedlockError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      truncate(message, MAX_MESSAGE_LENGTH),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.name = new.target.name;
     this.resources = Object.freeze([...(details.resources ?? [])]);
     this.nodes = Object.freeze([...(details.nodes ?? [])]);
@@ -53,6 +68,7 @@ export class RedlockError extends Error {
  * the whole wait. Mapped to HTTP 409 Conflict by `@WithLock` on controllers.
  */
 export class LockNotAcquiredError extends RedlockError {
+  override readonly code: string = 'ERR_REDLOCK_BUSY';
   /** Milliseconds until the holder's lock expires at the latest, when the nodes said so. */
   readonly retryAfter: number | undefined;
 
@@ -76,14 +92,21 @@ export class LockNotAcquiredError extends RedlockError {
  */
 export class WriteLockHeldError extends LockNotAcquiredError {}
 
-/** Fewer than a quorum of nodes answered: the lock state is unknown. HTTP 503 on controllers. */
-export class RedlockUnavailableError extends RedlockError {}
+/**
+ * Fewer than a quorum of nodes answered (or the application is shutting down): the lock state
+ * is unknown. HTTP 503 on controllers.
+ */
+export class RedlockUnavailableError extends RedlockError {
+  override readonly code: string = 'ERR_REDLOCK_UNAVAILABLE';
+}
 
 /**
  * A held lock was lost: an extension failed, the validity ran out, or the keys were changed
  * behind its back. `lock.signal` aborts with this error as its reason.
  */
-export class LockLostError extends RedlockError {}
+export class LockLostError extends RedlockError {
+  override readonly code: string = 'ERR_REDLOCK_LOCK_LOST';
+}
 
 /** Why a key was refused, one code per rule (Node-style `error.code`). */
 export type LockKeyErrorCode =
@@ -96,7 +119,7 @@ export type LockKeyErrorCode =
 
 /** A key or key template cannot be turned into a valid resource name. */
 export class LockKeyError extends RedlockError {
-  readonly code: LockKeyErrorCode;
+  override readonly code: LockKeyErrorCode;
 
   constructor(
     message: string,
@@ -117,7 +140,7 @@ export type RedlockConfigErrorCode = `ERR_REDLOCK_INVALID_${Uppercase<string>}`;
 export class RedlockConfigError extends RedlockError {
   /** The option path, e.g. `lock.ttl` or `nodes[2]`. */
   readonly option: string;
-  readonly code: RedlockConfigErrorCode;
+  override readonly code: RedlockConfigErrorCode;
 
   constructor(option: string, message: string) {
     super(`Invalid option ${option}: ${message}`);

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
-import { REDLOCK_POOLS } from './redlock.constants.js';
+import { describeNodeError } from './redaction.js';
+import { REDLOCK_CONNECTIONS, REDLOCK_POOLS } from './redlock.constants.js';
 import type { CircuitState } from './services/circuit-breaker.js';
-import { safeMessage } from './services/quorum.js';
-import { RedlockService } from './services/redlock.service.js';
+import { type RedlockConnections, RedlockService } from './services/redlock.service.js';
 
 /** One node in the health details. */
 export interface RedlockNodeHealth {
@@ -11,6 +11,7 @@ export interface RedlockNodeHealth {
   status: 'up' | 'down';
   /** Round trip of a PING in ms, when it answered. */
   latency?: number;
+  /** Why it is down, in plain words: `connection refused (10.0.0.5:6379)`, `authentication failed (...)`. */
   error?: string;
   /** The node's circuit breaker: `open` means lock calls skip it for now. */
   circuit: CircuitState;
@@ -43,32 +44,58 @@ export type RedlockHealthResult = Record<
  */
 @Injectable()
 export class RedlockHealthIndicator {
-  constructor(
-    @Inject(REDLOCK_POOLS) private readonly pools: readonly LockAdapter[],
-    @Optional() private readonly redlock?: RedlockService,
-  ) {}
+  // ES private fields: the adapters reach clients whose options carry passwords.
+  readonly #pools: readonly LockAdapter[];
+  readonly #redlock: RedlockService | undefined;
+  readonly #connections: RedlockConnections | undefined;
 
+  constructor(
+    @Inject(REDLOCK_POOLS) pools: readonly LockAdapter[],
+    @Optional() redlock?: RedlockService,
+    @Optional() @Inject(REDLOCK_CONNECTIONS) connections?: RedlockConnections,
+  ) {
+    this.#pools = pools;
+    this.#redlock = redlock;
+    this.#connections = connections;
+  }
+
+  /**
+   * PINGs every node (in parallel, each bounded by `timeout` ms, default 1 s) and reports up
+   * when a quorum answered.
+   *
+   * @example
+   * ```ts
+   * const result = await indicator.isHealthy('redlock', { timeout: 500 });
+   * ```
+   */
   async isHealthy(
     key = 'redlock',
     options: { timeout?: number } = {},
   ): Promise<RedlockHealthResult> {
     const timeout = options.timeout ?? 1_000;
-    const circuits = this.redlock?.engine.nodeStates();
-    const credentials = this.redlock?.credentialsStatus();
+    const circuits = this.#redlock?.engine.nodeStates();
+    const credentials = this.#redlock?.credentialsStatus();
+    const status = this.#connections?.status;
     const nodes = await Promise.all(
-      this.pools.map(async (pool, index) => ({
-        ...(await probe(pool, timeout)),
-        circuit: circuits?.[index]?.circuit ?? 'closed',
-      })),
+      this.#pools.map(async (pool, index) => {
+        const health = await probe(pool, timeout);
+        // A client without a connection only says "not connected"; the reason it has none
+        // (refused, auth) came with its last connection error.
+        const reason = health.status === 'down' ? status?.reason(pool.name) : undefined;
+        if (reason && (health.error === 'not connected' || health.error === undefined)) {
+          health.error = reason;
+        }
+        return { ...health, circuit: circuits?.[index]?.circuit ?? 'closed' };
+      }),
     );
     const reachable = nodes.filter((node) => node.status === 'up').length;
-    const quorum = Math.floor(this.pools.length / 2) + 1;
+    const quorum = Math.floor(this.#pools.length / 2) + 1;
     return {
       [key]: {
         status: reachable >= quorum ? 'up' : 'down',
         quorum,
         reachable,
-        degraded: this.redlock?.engine.isDegraded ?? false,
+        degraded: this.#redlock?.engine.isDegraded ?? false,
         ...(credentials && {
           credentials: { lastRefresh: credentials.lastRefresh, lastError: credentials.lastError },
         }),
@@ -97,7 +124,7 @@ async function probe(
       latency: Math.round((performance.now() - started) * 100) / 100,
     };
   } catch (error) {
-    return { node: pool.name, status: 'down', error: safeMessage(error) };
+    return { node: pool.name, status: 'down', error: describeNodeError(error) };
   } finally {
     clearTimeout(timer);
   }

@@ -100,7 +100,10 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
 export function createLockAdapter(
   node: RedlockNode,
   options: {
+    /** Errors of the clients this library creates (connection refused, auth failures...). */
     onError?: (error: Error) => void;
+    /** A client this library created is connected and ready (again). */
+    onReady?: () => void;
     /** Credentials for clients this library creates (overriding those in the URL or options). */
     credentials?: { username?: string; password: string };
   } = {},
@@ -117,7 +120,7 @@ export function createLockAdapter(
       const name = node.slice('memory:'.length).replace(/^\/\//, '');
       return new MemoryLockAdapter({ name: `memory://${name}` });
     }
-    return owned(new Redis(node, { ...LOCK_CLIENT_OPTIONS, ...credentials }), options.onError);
+    return owned(new Redis(node, { ...LOCK_CLIENT_OPTIONS, ...credentials }), options);
   }
   if ('cluster' in node) {
     const { cluster, options: clusterOptions = {} } = node;
@@ -131,7 +134,7 @@ export function createLockAdapter(
         autoResendUnfulfilledCommands: false,
       },
     });
-    return owned(client, options.onError);
+    return owned(client, options);
   }
   return owned(
     new Redis({
@@ -141,12 +144,16 @@ export function createLockAdapter(
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
     }),
-    options.onError,
+    options,
   );
 }
 
-function owned(client: Redis | Cluster, onError?: (error: Error) => void): IoredisLockAdapter {
+function owned(
+  client: Redis | Cluster,
+  { onError, onReady }: { onError?: (error: Error) => void; onReady?: () => void },
+): IoredisLockAdapter {
   // An owned client must never crash the process with an unhandled 'error' event.
   client.on('error', (error: Error) => onError?.(error));
+  if (onReady) client.on('ready', onReady);
   return new IoredisLockAdapter(client, { owned: true, onError });
 }

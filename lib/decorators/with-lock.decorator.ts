@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Inject, Optional } from '@nestjs/common';
 import { from, isObservable, Observable, type Subscription } from 'rxjs';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
-import { REDLOCK_SERVICE } from '../redlock.constants.js';
+import { REDLOCK_SERVICE, WITH_LOCK_ENTER } from '../redlock.constants.js';
 import { LockNotAcquiredError, RedlockConfigError, RedlockError } from '../redlock.errors.js';
 import {
   DEFAULT_LOCK_OPTIONS,
@@ -121,16 +121,32 @@ async function enter(
   options: LockOptions,
   skip: boolean,
 ): Promise<LockScope | undefined> {
-  const service = instance?.[REDLOCK_SERVICE];
+  const service: unknown = instance?.[REDLOCK_SERVICE];
+  // Fail closed: never run the method unlocked, whatever was injected.
   if (!service) {
-    // Fail closed: never run the method unlocked.
     throw new RedlockError(
-      `@WithLock on ${label} has no RedlockService: import RedlockModule in the application, and let Nest create the instance (or call the method on the instance Nest created).`,
+      `@WithLock on ${label} has no RedlockService: import RedlockModule.forRoot() in the application ` +
+        "(in tests: RedlockTestingModule.forRoot() from 'nestjs-redlock/testing'), and let Nest create the instance.",
     );
   }
+  const entry = (service as Partial<Record<typeof WITH_LOCK_ENTER, unknown>>)[WITH_LOCK_ENTER];
+  const mocked = (): RedlockError =>
+    new RedlockError(
+      `@WithLock on ${label} got a RedlockService that cannot take locks (a test double such as ` +
+        '{ provide: RedlockService, useValue: {} }?). Locked methods never run unlocked: in tests, import ' +
+        "RedlockTestingModule.forRoot() from 'nestjs-redlock/testing' for real in-memory locks instead of mocking RedlockService.",
+    );
+  if (typeof entry !== 'function') throw mocked();
   const resources = resolveKey(args);
   try {
-    return await service.engine.enter(resources, options);
+    const scope: unknown = await (entry as RedlockService[typeof WITH_LOCK_ENTER]).call(
+      service,
+      resources,
+      options,
+    );
+    // An auto-mock answers every property with a function that returns nothing.
+    if (typeof (scope as Partial<LockScope> | undefined)?.run !== 'function') throw mocked();
+    return scope as LockScope;
   } catch (error) {
     if (skip && error instanceof LockNotAcquiredError) return undefined;
     throw error;

@@ -1,3 +1,4 @@
+import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
 import type { CircuitBreakerOptions } from '../services/circuit-breaker.js';
 import type { CredentialsOptions } from '../services/credentials.js';
@@ -5,7 +6,8 @@ import type { LockOptions } from './lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
 
 /**
- * Options of `RedlockModule.forRoot` / `forRootAsync`.
+ * Options of `RedlockModule.forRoot` / `forRootAsync` (what the factory of `forRootAsync`
+ * returns). Validated at startup: a bad value throws `RedlockConfigError` naming it.
  *
  * @example
  * ```ts
@@ -50,19 +52,29 @@ export interface RedlockModuleOptions {
    */
   degradedMode?: boolean;
   /**
-   * Serve waiters for one key in call order across processes and hosts, through a line kept on
-   * the nodes (see the README, "Waiting"). `false`: every process's first waiter races for a
-   * released key (higher throughput under contention, no fairness across processes).
-   * @default true
-   */
-  fair?: boolean;
-  /**
    * Rotating credentials for the clients the module creates (URL and options nodes): the
    * provider is asked at startup and every `refreshInterval` ms; connections take the new
    * credentials without being replaced (held locks are kept). Status: `RedlockService
    * .credentialsStatus()` and the health details. Never logged.
    */
   credentials?: CredentialsOptions;
+  /**
+   * How long shutdown waits for work that still holds locks (`app.close()`, or SIGTERM with
+   * `app.enableShutdownHooks()`). From the start of shutdown, new acquisitions fail at once with
+   * `RedlockUnavailableError` (HTTP 503); locks held by running work stay held and keep renewing
+   * until the work releases them or this many ms pass; then every remaining lock is released and
+   * the connections the module opened are closed. Keep it below your orchestrator's grace period
+   * (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).
+   * @default 10_000
+   */
+  shutdownTimeout?: number;
+  /**
+   * `memory://` keeps locks inside one process, so two instances of the app would not exclude
+   * each other. With `NODE_ENV=production` the module refuses to start on a `memory://` node
+   * unless this is `true` (for an app that really runs as a single process).
+   * @default false
+   */
+  allowMemoryInProduction?: boolean;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
   onEvent?: (event: RedlockEvent) => void;
   /**
@@ -71,3 +83,50 @@ export interface RedlockModuleOptions {
    */
   logger?: RedlockLogger | false;
 }
+
+/**
+ * Options that shape the module rather than the locks: given beside the options in `forRoot`,
+ * and beside `useFactory` / `useClass` / `useExisting` in `forRootAsync`.
+ *
+ * @example
+ * ```ts
+ * RedlockModule.forRootAsync({ isGlobal: true, httpErrors: false, useFactory: () => ({ nodes }) });
+ * ```
+ */
+export interface RedlockModuleExtras {
+  /**
+   * Whether `RedlockService` and the other providers are visible in every module.
+   * @default true
+   */
+  isGlobal?: boolean;
+  /**
+   * Register the global interceptor and exception filter that turn lock errors into HTTP
+   * answers (busy: 409 with `Retry-After`, unavailable: 503, a bad key from the request: 400),
+   * so they come out right under Nest's default filter and under your own filters that extend
+   * `BaseExceptionFilter`. `false`: neither is registered and lock errors reach your filters as
+   * they are (`RedlockErrorsInterceptor` and `RedlockExceptionFilter` stay available to apply
+   * where you want them).
+   * @default true
+   */
+  httpErrors?: boolean;
+}
+
+/**
+ * What `RedlockModule.forRootAsync` takes: `imports`, `inject` and one of `useFactory`,
+ * `useClass` or `useExisting` (a class implementing `RedlockOptionsFactory`), plus the extras.
+ *
+ * @example
+ * ```ts
+ * RedlockModule.forRootAsync({
+ *   imports: [ConfigModule],
+ *   inject: [ConfigService],
+ *   useFactory: (config: ConfigService) => ({
+ *     nodes: config.getOrThrow<string>('REDLOCK_NODES').split(','),
+ *   }),
+ * });
+ * ```
+ */
+export interface RedlockModuleAsyncOptions
+  extends
+    ConfigurableModuleAsyncOptions<RedlockModuleOptions, 'createRedlockOptions'>,
+    RedlockModuleExtras {}

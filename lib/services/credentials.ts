@@ -1,5 +1,5 @@
 import type { RedlockLogger } from '../interfaces/redlock-events.interface.js';
-import { safeMessage } from './quorum.js';
+import { safeMessage } from '../redaction.js';
 
 /** A username (for ACL users) and password or token for the lock nodes. */
 export interface RedisCredentials {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import {
   isIoredisLike,
@@ -6,10 +7,20 @@ import {
   type RedlockNode,
 } from '../adapters/lock-adapter.factory.js';
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
+import type { RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import type { RedlockModuleOptions } from '../interfaces/redlock-module-options.interface.js';
 import { DEFAULT_KEY_PREFIX } from '../redlock.constants.js';
+import { redactUrl } from '../redaction.js';
 import { RedlockConfigError } from '../redlock.errors.js';
 import { DEFAULT_LOCK_OPTIONS, describe, resolveLockOptions } from './lock-options.js';
+
+/** The logger the options ask for: theirs, Nest's `Logger('Redlock')`, or none. */
+export function loggerOf(options: Pick<RedlockModuleOptions, 'logger'>): RedlockLogger | undefined {
+  return options.logger === false ? undefined : (options.logger ?? new Logger('Redlock'));
+}
+
+/** Default of `shutdownTimeout`: how long shutdown waits for work that still holds locks. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
 /** `RedlockModuleOptions` after validation, with every default applied. */
 export interface ResolvedRedlockOptions {
@@ -21,8 +32,9 @@ export interface ResolvedRedlockOptions {
   readonly logger: RedlockModuleOptions['logger'];
   readonly circuitBreaker: RedlockModuleOptions['circuitBreaker'];
   readonly degradedMode: boolean;
-  readonly fair: boolean;
   readonly credentials: RedlockModuleOptions['credentials'];
+  readonly shutdownTimeout: number;
+  readonly allowMemoryInProduction: boolean;
 }
 
 const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
@@ -30,19 +42,47 @@ const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
 /**
  * Validates module options and applies defaults. Throws `RedlockConfigError` naming the option
  * (`nodes[1]`, `lock.ttl`); node URLs in messages are shown without their credentials.
+ * URL nodes are trimmed first, so `'redis://a, redis://b'.split(',')` works.
  */
-export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRedlockOptions {
+export function resolveModuleOptions(
+  options: RedlockModuleOptions,
+  env: { NODE_ENV?: string } = process.env,
+): ResolvedRedlockOptions {
   if (typeof options !== 'object' || options === null) {
     throw new RedlockConfigError('options', `expected an object, got ${describe(options)}`);
   }
-  const { nodes } = options;
-  if (!Array.isArray(nodes) || nodes.length === 0) {
+  if (!Array.isArray(options.nodes) || options.nodes.length === 0) {
     throw new RedlockConfigError(
       'nodes',
-      `give at least one node (a redis:// URL, options, a client, or 'memory://'), got ${describe(nodes)}`,
+      `give at least one node (a redis:// URL, options, a client, or 'memory://'), got ${describeNodes(options.nodes)}`,
     );
   }
+  const nodes = (options.nodes as readonly unknown[]).map((node) =>
+    typeof node === 'string' ? node.trim() : node,
+  ) as RedlockNode[];
   nodes.forEach((node: unknown, index) => validateNode(node, `nodes[${index}]`));
+  const { allowMemoryInProduction = false } = options;
+  if (typeof allowMemoryInProduction !== 'boolean') {
+    throw new RedlockConfigError(
+      'allowMemoryInProduction',
+      `expected true or false, got ${describe(allowMemoryInProduction)}`,
+    );
+  }
+  const memory = nodes.findIndex((node) => typeof node === 'string' && node.startsWith('memory:'));
+  if (memory !== -1 && env.NODE_ENV === 'production' && !allowMemoryInProduction) {
+    throw new RedlockConfigError(
+      `nodes[${memory}]`,
+      'memory:// keeps locks inside this process, so instances of the app would not exclude each other, and NODE_ENV is production. ' +
+        'Give redis:// nodes, or set allowMemoryInProduction: true if the app really runs as one process.',
+    );
+  }
+  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+  if (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 0) {
+    throw new RedlockConfigError(
+      'shutdownTimeout',
+      `expected whole milliseconds >= 0, got ${describe(shutdownTimeout)}`,
+    );
+  }
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (typeof keyPrefix !== 'string') {
     throw new RedlockConfigError('keyPrefix', `expected a string, got ${describe(keyPrefix)}`);
@@ -70,10 +110,6 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
       'circuitBreaker',
       `expected { failureThreshold, coolDown } or false, got ${describe(circuitBreaker)}`,
     );
-  }
-  const { fair = true } = options;
-  if (typeof fair !== 'boolean') {
-    throw new RedlockConfigError('fair', `expected true or false, got ${describe(fair)}`);
   }
   if (typeof degradedMode !== 'boolean') {
     throw new RedlockConfigError(
@@ -105,8 +141,9 @@ export function resolveModuleOptions(options: RedlockModuleOptions): ResolvedRed
     credentials,
     circuitBreaker,
     degradedMode,
-    fair,
     keyPrefix,
+    shutdownTimeout,
+    allowMemoryInProduction,
     lock: resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock'),
     connectTimeout,
     onEvent: options.onEvent,
@@ -167,6 +204,12 @@ function validateNode(node: unknown, option: string): void {
 }
 
 function validateUrl(url: string, option: string): void {
+  if (url === '') {
+    throw new RedlockConfigError(
+      option,
+      'is an empty string (a trailing comma in a comma-separated list?); expected redis://host:port, rediss://host:port or memory://',
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -199,8 +242,8 @@ function isPort(value: unknown): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536;
 }
 
-/** A URL with anything between `//` and `@` (user and password) replaced by `***`. */
-export function redactUrl(url: string): string {
-  // Up to the last '@': a password may itself contain '@'.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1***@');
+/** The nodes value for a message: never its content (it may hold URLs with passwords). */
+function describeNodes(nodes: unknown): string {
+  if (typeof nodes === 'string') return `a string ("${redactUrl(nodes)}"); give an array of nodes`;
+  return describe(nodes);
 }

@@ -2,34 +2,44 @@ import {
   type BeforeApplicationShutdown,
   Inject,
   Injectable,
-  Logger,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { MemoryLockAdapter } from '../adapters/memory.adapter.js';
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
-import { REDLOCK_CONNECTIONS } from '../redlock.constants.js';
-import type { Lock } from './lock.js';
-import type { ResolvedRedlockOptions } from './module-options.js';
-import { MemoryLockAdapter } from '../adapters/memory.adapter.js';
+import { describeNodeError, listForMessage } from '../redaction.js';
+import type { NodeStatus } from '../redlock-node-status.js';
+import {
+  REDLOCK_CONNECTIONS,
+  REDLOCK_POOLS,
+  TRACK_RESPONSE,
+  WITH_LOCK_ENTER,
+} from '../redlock.constants.js';
+import { RedlockUnavailableError } from '../redlock.errors.js';
+import type { Clock } from './clock.js';
 import {
   type CredentialsStatus,
   CredentialsRefresher,
   type CredentialsTarget,
 } from './credentials.js';
-import { safeMessage } from './quorum.js';
-import { Redlock, type Resources } from './redlock.engine.js';
+import type { Lock } from './lock.js';
+import { loggerOf, type ResolvedRedlockOptions } from './module-options.js';
+import { type LockScope, Redlock, type Resources } from './redlock.engine.js';
 
-/** What the module's connection provider hands to the service. */
+/** @internal What the module's connection provider hands to the service. */
 export interface RedlockConnections {
-  /** Resolved options, or the configuration error to raise at `onModuleInit`. */
-  readonly options: ResolvedRedlockOptions | Error;
-  /** One adapter per configured node, in order (empty when the options are invalid). */
+  readonly options: ResolvedRedlockOptions;
+  /** One adapter per configured node, in order. */
   readonly pools: readonly LockAdapter[];
   /** The adapters this module created and must close (never those passed in). */
   readonly owned: readonly LockAdapter[];
+  /** Connection state of the nodes, for logs and health details. */
+  readonly status?: NodeStatus;
+  /** Time for the engine (the testing module's `ManualClock`); the system clock otherwise. */
+  readonly clock?: Clock;
 }
 
 interface EventEmitterLike {
@@ -38,6 +48,9 @@ interface EventEmitterLike {
 
 /**
  * Distributed locks for the application: the injectable face of the Redlock engine.
+ *
+ * Everything it holds lives in ES private fields: the engine reaches the node clients, whose
+ * options carry passwords, and `util.inspect(service, { depth: 12 })` must not print them.
  *
  * @example
  * ```ts
@@ -57,25 +70,36 @@ interface EventEmitterLike {
 export class RedlockService
   implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  private readonly logger: RedlockLogger | undefined;
-  private readonly redlock: Redlock | undefined;
-  private eventEmitter: EventEmitterLike | undefined;
-  private readonly credentials: CredentialsRefresher | undefined;
+  readonly #connections: RedlockConnections;
+  readonly #moduleRef: ModuleRef;
+  readonly #logger: RedlockLogger | undefined;
+  readonly #engine: Redlock;
+  readonly #credentials: CredentialsRefresher | undefined;
+  #eventEmitter: EventEmitterLike | undefined;
+  // Whether the last acquisition failed for want of a quorum: outages are logged when they
+  // start and end, not once per request.
+  #quorumLost = false;
+  #shuttingDown = false;
+  // HTTP responses in flight (seen by RedlockErrorsInterceptor), until written or abandoned.
+  readonly #responses = new Set<object>();
+  #responsesDone: (() => void) | undefined;
 
   constructor(
-    @Inject(REDLOCK_CONNECTIONS) private readonly connections: RedlockConnections,
-    private readonly moduleRef: ModuleRef,
+    @Inject(REDLOCK_CONNECTIONS) connections: RedlockConnections,
+    @Inject(REDLOCK_POOLS) pools: readonly LockAdapter[],
+    moduleRef: ModuleRef,
   ) {
-    const { options, pools } = connections;
-    if (options instanceof Error) return;
-    this.logger = options.logger === false ? undefined : (options.logger ?? new Logger('Redlock'));
-    this.redlock = new Redlock(pools, {
+    this.#connections = connections;
+    this.#moduleRef = moduleRef;
+    const { options } = connections;
+    this.#logger = loggerOf(options);
+    this.#engine = new Redlock(pools, {
       keyPrefix: options.keyPrefix,
       lock: options.lock,
-      logger: this.logger,
-      onEvent: (event) => this.dispatch(event, options.onEvent),
+      clock: connections.clock,
+      logger: this.#logger,
+      onEvent: (event) => this.#dispatch(event, options.onEvent),
       circuitBreaker: options.circuitBreaker,
-      fair: options.fair,
       degraded: options.degradedMode
         ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
         : undefined,
@@ -85,20 +109,19 @@ export class RedlockService
         (adapter): adapter is LockAdapter & CredentialsTarget =>
           typeof (adapter as Partial<CredentialsTarget>).updateCredentials === 'function',
       );
-      this.credentials = new CredentialsRefresher(options.credentials, targets, this.logger);
+      this.#credentials = new CredentialsRefresher(options.credentials, targets, this.#logger);
     }
   }
 
   /** The engine behind this service (quorum, adapters, defaults). */
   get engine(): Redlock {
-    if (!this.redlock) throw this.connections.options as Error;
-    return this.redlock;
+    return this.#engine;
   }
 
   /**
    * Acquires the resources, waiting per the retry policy while they are busy.
    * @throws LockNotAcquiredError when they stay busy for the whole `wait`.
-   * @throws RedlockUnavailableError when no quorum of nodes answers.
+   * @throws RedlockUnavailableError when no quorum of nodes answers, or during shutdown.
    *
    * @example
    * ```ts
@@ -107,7 +130,7 @@ export class RedlockService
    * ```
    */
   acquire(resources: Resources, options?: LockOptions): Promise<Lock> {
-    return this.engine.acquire(resources, options);
+    return this.#engine.acquire(resources, options);
   }
 
   /**
@@ -123,12 +146,19 @@ export class RedlockService
    * ```
    */
   acquireRead(resources: Resources, options?: LockOptions): Promise<Lock> {
-    return this.engine.acquireRead(resources, options);
+    return this.#engine.acquireRead(resources, options);
   }
 
-  /** A write (exclusive) lock; the same as `acquire`. */
+  /**
+   * A write (exclusive) lock; the same as `acquire`.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.acquireWrite('catalog');
+   * ```
+   */
   acquireWrite(resources: Resources, options?: LockOptions): Promise<Lock> {
-    return this.engine.acquireWrite(resources, options);
+    return this.#engine.acquireWrite(resources, options);
   }
 
   /**
@@ -141,7 +171,7 @@ export class RedlockService
    * ```
    */
   tryAcquire(resources: Resources, options?: LockOptions): Promise<Lock | null> {
-    return this.engine.tryAcquire(resources, options);
+    return this.#engine.tryAcquire(resources, options);
   }
 
   /**
@@ -158,21 +188,45 @@ export class RedlockService
     fn: (lock: Lock) => T | Promise<T>,
     options?: LockOptions,
   ): Promise<T> {
-    return this.engine.using(resources, fn, options);
+    return this.#engine.using(resources, fn, options);
   }
 
-  /** Whether anyone holds the resources on a quorum of nodes right now. */
+  /**
+   * Whether anyone holds the resources on a quorum of nodes right now.
+   *
+   * @example
+   * ```ts
+   * if (await redlock.isLocked('ledger:rebuild')) return 'a rebuild is running';
+   * ```
+   */
   isLocked(resources: Resources): Promise<boolean> {
-    return this.engine.isLocked(resources);
+    return this.#engine.isLocked(resources);
+  }
+
+  /**
+   * The lock the calling async context holds: inside a `@WithLock` method, a `using` callback or
+   * anything they call (also across `await`). Without `resource`, the innermost; with it, the
+   * held lock covering that resource. `undefined` outside any lock.
+   *
+   * @example
+   * ```ts
+   * @WithLock('invoice:<0>')
+   * async issue(id: string) {
+   *   const lock = this.redlock.currentLock()!;
+   *   await this.invoices.save(id, { fencingToken: lock.fencingToken, signal: lock.signal });
+   * }
+   * ```
+   */
+  currentLock(resource?: string): Lock | undefined {
+    return this.#engine.currentLock(resource);
   }
 
   async onModuleInit(): Promise<void> {
-    const { options, pools } = this.connections;
-    if (options instanceof Error) throw options;
-    this.eventEmitter = await this.findEventEmitter();
-    this.credentials?.start();
+    const { options, pools } = this.#connections;
+    this.#eventEmitter = await this.#findEventEmitter();
+    this.#credentials?.start();
     if (pools.some((pool) => pool instanceof MemoryLockAdapter)) {
-      this.logger?.log(
+      this.#logger?.log(
         'Using the in-memory lock store (memory://): locks are not shared with other processes.',
       );
     }
@@ -180,9 +234,11 @@ export class RedlockService
       pools.map((pool) => pool.ready?.(options.connectTimeout) ?? Promise.resolve()),
     );
     results.forEach((result, index) => {
-      if (result.status === 'rejected') {
-        this.logger?.warn(
-          `Lock node ${pools[index]!.name} is not reachable yet (${safeMessage(result.reason)}); the quorum decides at lock time.`,
+      const name = pools[index]!.name;
+      // The node's own error was logged already when the module opened its client.
+      if (result.status === 'rejected' && !this.#connections.status?.reason(name)) {
+        this.#logger?.warn(
+          `Lock node ${name} is not reachable yet (${describeNodeError(result.reason)}); the quorum decides at lock time.`,
         );
       }
     });
@@ -193,42 +249,120 @@ export class RedlockService
    * `undefined` when the option is not used. Never contains the credentials.
    */
   credentialsStatus(): CredentialsStatus | undefined {
-    return this.credentials?.status;
+    return this.#credentials?.status;
   }
 
   /** Fetches and applies fresh credentials now, instead of waiting for the schedule. */
   refreshCredentials(): Promise<boolean> {
-    return this.credentials?.refresh() ?? Promise.resolve(true);
+    return this.#credentials?.refresh() ?? Promise.resolve(true);
   }
 
-  /** Releases the locks still held, while the connections are still open. */
+  /**
+   * Graceful shutdown, while the HTTP server still serves the requests in flight: from here
+   * on new acquisitions fail at once (503 on HTTP); locks held by running work stay held and
+   * keep renewing until the work releases them or `shutdownTimeout` passes; then the remaining
+   * locks are released, while the connections are still open.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    this.credentials?.stop();
-    await this.redlock?.close();
+    this.#shuttingDown = true;
+    this.#credentials?.stop();
+    const timeout = this.#connections.options.shutdownTimeout;
+    const began = performance.now();
+    const pending = this.#engine.heldCount;
+    if (pending > 0) {
+      this.#logger?.log(
+        `Shutting down: waiting up to ${timeout} ms for ${pending} held lock(s) to be released.`,
+      );
+    }
+    await this.#engine.close({ timeout });
+    // Nest closes the HTTP server right after this hook. A response still being written then
+    // keeps its keep-alive connection, and with it the server, open until the keep-alive
+    // timeout (72 s on Fastify); and a handler releases its lock a moment before Nest writes
+    // its response. So the requests in flight get the rest of shutdownTimeout (at least 1 s,
+    // for the responses of work that just released its locks) to finish.
+    if (this.#responses.size > 0) {
+      const rest = Math.max(1_000, timeout - (performance.now() - began));
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#responsesDone = resolve;
+        timer = setTimeout(resolve, rest);
+        timer.unref();
+      });
+      clearTimeout(timer);
+      this.#responsesDone = undefined;
+    }
+  }
+
+  /**
+   * @internal Called by `RedlockErrorsInterceptor` for every HTTP request it sees: shutdown
+   * waits for the response to be written (or its connection to close) before Nest closes the
+   * HTTP server.
+   */
+  [TRACK_RESPONSE](response: unknown): void {
+    // Express hands the Node response itself, Fastify a reply around it (`raw`).
+    const raw = ((response as { raw?: unknown } | null)?.raw ?? response) as {
+      once?: (event: string, listener: () => void) => unknown;
+      writableFinished?: boolean;
+    } | null;
+    if (typeof raw?.once !== 'function' || raw.writableFinished) return;
+    this.#responses.add(raw);
+    // 'close' follows 'finish' for a written response and also comes when the client left.
+    raw.once('close', () => {
+      this.#responses.delete(raw);
+      if (this.#responses.size === 0) this.#responsesDone?.();
+    });
   }
 
   /** Closes what the module opened; clients and adapters passed in stay open. */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.connections.owned.map((adapter) => adapter.close()));
+    await Promise.allSettled(this.#connections.owned.map((adapter) => adapter.close()));
   }
 
-  private dispatch(
-    event: RedlockEvent,
-    onEvent: ((event: RedlockEvent) => void) | undefined,
-  ): void {
+  /** @internal The entry point of `@WithLock`; its absence tells a mock from the service. */
+  [WITH_LOCK_ENTER](resources: Resources, options: LockOptions): Promise<LockScope> {
+    return this.#engine.enter(resources, options);
+  }
+
+  #dispatch(event: RedlockEvent, onEvent: ((event: RedlockEvent) => void) | undefined): void {
     onEvent?.(event);
-    this.eventEmitter?.emit(`redlock.${event.type}`, event);
-    // Busy is normal contention, and every acquisition is an event: only outages are logged.
-    if (event.type === 'failed' && event.error.name === 'RedlockUnavailableError') {
-      this.logger?.warn(event.error.message);
+    this.#eventEmitter?.emit(`redlock.${event.type}`, event);
+    this.#logOutage(event);
+  }
+
+  /** One warning when lock calls start failing for want of a quorum, one line when they recover. */
+  #logOutage(event: RedlockEvent): void {
+    if (event.type === 'acquired' && this.#quorumLost) {
+      this.#quorumLost = false;
+      this.#logger?.log('A quorum of lock nodes answers again: lock calls succeed.');
+      return;
     }
+    if (
+      event.type !== 'failed' ||
+      !(event.error instanceof RedlockUnavailableError) ||
+      this.#quorumLost ||
+      this.#shuttingDown
+    ) {
+      return;
+    }
+    this.#quorumLost = true;
+    const failing = event.nodes.filter(
+      (node) => node.outcome !== 'acquired' && node.outcome !== 'taken',
+    );
+    this.#logger?.warn(
+      `No quorum of lock nodes answers (${failing.length} of ${event.nodes.length} failing: ${listForMessage(
+        failing.map(
+          (node) => `${node.node} ${node.outcome}${node.message ? ` (${node.message})` : ''}`,
+        ),
+        5,
+      )}); lock calls fail with RedlockUnavailableError until enough nodes are back.`,
+    );
   }
 
   /** `@nestjs/event-emitter` is an optional peer: used when the application registered it. */
-  private async findEventEmitter(): Promise<EventEmitterLike | undefined> {
+  async #findEventEmitter(): Promise<EventEmitterLike | undefined> {
     try {
       const { EventEmitter2 } = await import('@nestjs/event-emitter');
-      return this.moduleRef.get(EventEmitter2, { strict: false });
+      return this.#moduleRef.get(EventEmitter2, { strict: false });
     } catch {
       return undefined;
     }

@@ -49,11 +49,15 @@ export class TicketsService {
    * write from a holder that lost the lock).
    */
   restock(eventId: string, capacity: number): Promise<{ accepted: boolean; fencingToken: number }> {
-    return this.redlock.using(`event:${eventId}`, async (lock) => {
-      lock.signal.throwIfAborted();
-      const accepted = await this.inventory.restock(eventId, capacity, lock.fencingToken);
-      return { accepted, fencingToken: lock.fencingToken };
-    });
+    return this.redlock.using(
+      `event:${eventId}`,
+      async (lock) => {
+        lock.signal.throwIfAborted();
+        const accepted = await this.inventory.restock(eventId, capacity, lock.fencingToken);
+        return { accepted, fencingToken: lock.fencingToken };
+      },
+      { fencing: true },
+    );
   }
 }
 

@@ -94,15 +94,13 @@ async function expectNothingSent(): Promise<void> {
   expect(await redis.keys('*lock:*')).toEqual([]);
 }
 
-/** Builds an application importing `module` and returns what `app.init()` rejected with. */
+/**
+ * Builds an application importing `module` and returns what building it rejected with: the
+ * module's provider factory throws configuration errors, so `compile()` (and `NestFactory
+ * .create()`) fail with the error itself, before any client is opened.
+ */
 async function initError(module: ReturnType<typeof RedlockModule.forRoot>): Promise<unknown> {
-  const ref = await Test.createTestingModule({ imports: [module] }).compile();
-  const nest = ref.createNestApplication({ logger: logs.logger });
-  try {
-    return await rejectionOf(nest.init());
-  } finally {
-    await nest.close();
-  }
+  return rejectionOf(Test.createTestingModule({ imports: [module] }).compile());
 }
 
 async function startApp(
@@ -304,10 +302,34 @@ const configCases: ConfigCase[] = [
     mentions: [/expected a string/, /object/],
   },
   {
-    title: "fair: 'yes'",
-    options: () => ({ nodes: [url], fair: 'yes' }),
-    option: 'fair',
+    title: 'shutdownTimeout: -1',
+    options: () => ({ nodes: [url], shutdownTimeout: -1 }),
+    option: 'shutdownTimeout',
+    mentions: [/whole milliseconds >= 0/, /got -1$/],
+  },
+  {
+    title: "allowMemoryInProduction: 'yes'",
+    options: () => ({ nodes: [url], allowMemoryInProduction: 'yes' }),
+    option: 'allowMemoryInProduction',
     mentions: [/expected true or false/, /got "yes"$/],
+  },
+  {
+    title: 'an empty node (a trailing comma in REDLOCK_NODES)',
+    options: () => ({ nodes: `${url},`.split(',') }),
+    option: 'nodes[1]',
+    mentions: [/empty string/, /trailing comma/],
+  },
+  {
+    title: 'a URL with a space inside (a password is never shown)',
+    options: () => ({ nodes: [`redis://:${SECRET}@127.0.0.1 :6379`] }),
+    option: 'nodes[0]',
+    mentions: [/not a URL/],
+  },
+  {
+    title: 'nodes given as one comma-separated string',
+    options: () => ({ nodes: `${url},${url}` }),
+    option: 'nodes',
+    mentions: [/give an array of nodes/],
   },
   {
     title: 'connectTimeout: -1',
@@ -317,7 +339,7 @@ const configCases: ConfigCase[] = [
   },
 ];
 
-describe('bad module options fail app.init() with RedlockConfigError', () => {
+describe('bad module options fail the build of the app with RedlockConfigError', () => {
   it.each(configCases)('$title', async ({ options, option, mentions }) => {
     const raw = options() as RedlockModuleOptions;
     const error = await initError(RedlockModule.forRoot({ logger: logs.logger, ...raw }));
@@ -340,6 +362,62 @@ describe('bad module options fail app.init() with RedlockConfigError', () => {
     expect((error as RedlockConfigError).option).toBe('lock.ttl');
     expectNoCredentials(error);
     await expectNothingSent();
+  });
+});
+
+describe('node lists as they come from the environment', () => {
+  const saved = process.env.NODE_ENV;
+  afterAll(() => {
+    process.env.NODE_ENV = saved;
+  });
+
+  it('trims the spaces around comma-separated URLs and names the nodes without the password', async () => {
+    // As REDLOCK_NODES="redis://:pw@host:port, memory://second".split(',') gives them.
+    const nodes = ` ${url} ,\tmemory://second `.split(',');
+    const nest = await startApp(nodes[0]!, { nodes });
+    try {
+      const names = nest.get(RedlockService).engine.adapters.map((adapter) => adapter.name);
+      expect(names).toEqual([`redis://127.0.0.1:${port}/0`, 'memory://second']);
+      const lock = await nest.get(RedlockService).acquire('trimmed');
+      expect(await redis.get('lock:trimmed')).toBe(lock.value);
+      await lock.release();
+      expect(logLeaks(logs.lines, SECRETS)).toEqual([]);
+    } finally {
+      await nest.close();
+    }
+  });
+
+  it('refuses memory:// when NODE_ENV is production, naming the node and the way out', async () => {
+    process.env.NODE_ENV = 'production';
+    const error = await initError(RedlockModule.forRoot({ nodes: ['memory://'], logger: false }));
+    expect(error).toBeInstanceOf(RedlockConfigError);
+    expect((error as RedlockConfigError).option).toBe('nodes[0]');
+    expect((error as Error).message).toMatch(/NODE_ENV is production/);
+    expect((error as Error).message).toMatch(/allowMemoryInProduction: true/);
+  });
+
+  it('starts on memory:// in production when allowMemoryInProduction is true, and elsewhere', async () => {
+    for (const [env, allow] of [
+      ['production', true],
+      ['development', false],
+      [undefined, false],
+    ] as const) {
+      if (env === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = env;
+      const ref = await Test.createTestingModule({
+        imports: [
+          RedlockModule.forRoot({
+            nodes: ['memory://'],
+            allowMemoryInProduction: allow,
+            logger: false,
+          }),
+        ],
+      }).compile();
+      const nest = ref.createNestApplication({ logger: false });
+      await nest.init();
+      expect(await nest.get(RedlockService).isLocked('x')).toBe(false);
+      await nest.close();
+    }
   });
 });
 

@@ -241,24 +241,28 @@ describe('RedlockModule in a Nest application (real Redis)', () => {
       }
     });
 
-    it('fails app.init() with RedlockConfigError naming the option, without the password', async () => {
+    it('fails compile() with RedlockConfigError naming the option, without the password', async () => {
       const bad = [
         { nodes: [] },
         { nodes: ['redis://:hunter2@localhost:notaport'] },
         { nodes: [fleet.urls[0]!], lock: { ttl: -5 } },
         { nodes: [fleet.urls[0]!], lock: { driftFactor: 2 } },
+        { nodes: [fleet.urls[0]!], shutdownTimeout: -1 },
       ] as RedlockModuleOptions[];
-      const names = ['nodes', 'nodes[0]', 'lock.ttl', 'lock.driftFactor'];
+      const names = ['nodes', 'nodes[0]', 'lock.ttl', 'lock.driftFactor', 'shutdownTimeout'];
       for (const [i, options] of bad.entries()) {
-        const ref = await Test.createTestingModule({
-          imports: [RedlockModule.forRoot(options)],
-        }).compile();
-        const nest = ref.createNestApplication({ logger: false });
-        const error = await nest.init().catch((e: unknown) => e);
+        // Thrown by the provider factory itself: Nest fails the build of the app with it.
+        const error = await Test.createTestingModule({
+          imports: [RedlockModule.forRoot({ ...options, logger: false })],
+        })
+          .compile()
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         expect(error).toBeInstanceOf(RedlockConfigError);
         expect((error as RedlockConfigError).option).toBe(names[i]);
         expect(String((error as Error).message)).not.toContain('hunter2');
-        await nest.close();
       }
     });
 
@@ -400,12 +404,15 @@ describe('RedlockModule in a Nest application (real Redis)', () => {
       }
     });
 
-    it('releases held locks on app.close() and leaves clients it was given open', async () => {
+    it('releases locks still held after shutdownTimeout on app.close() and leaves clients it was given open', async () => {
       const userClient = new Redis(other.urls[0]!);
-      const nest = await start(appModule({ nodes: [userClient] }));
+      const nest = await start(appModule({ nodes: [userClient], shutdownTimeout: 300 }));
       const lock = await nest.get(RedlockService).acquire('shutdown:1', { ttl: 60_000 });
       expect(await userClient.get('lock:shutdown:1')).toBe(lock.value);
+      const started = performance.now();
       await nest.close();
+      // Nobody released it: shutdown waited the whole shutdownTimeout, then released it.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
       expect(await userClient.get('lock:shutdown:1')).toBeNull();
       expect(await userClient.ping()).toBe('PONG');
       await userClient.quit();

@@ -131,7 +131,7 @@ describe('@WithLock extras (real Redis)', () => {
   it('emits typed events to onEvent and to @nestjs/event-emitter listeners', async () => {
     const listener = app.get(Listener);
     const redlock = app.get(RedlockService);
-    const lock = await redlock.acquire('evented');
+    const lock = await redlock.acquire('evented', { fencing: true });
     await lock.release();
     await listener.released.promise;
     const types = listener.events.filter((e) => e.resources[0] === 'evented').map((e) => e.type);
