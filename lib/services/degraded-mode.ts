@@ -11,6 +11,7 @@ export type Obtain = (
   target: Target,
   opts: ResolvedLockOptions,
   autoExtend: boolean,
+  parents?: readonly Lease[],
 ) => Promise<Lease | RedlockError>;
 
 /**
@@ -43,14 +44,15 @@ export class DegradedMode {
     target: Target,
     opts: ResolvedLockOptions,
     autoExtend: boolean,
+    parents?: readonly Lease[],
   ): Promise<Lease | RedlockError> {
     const started = this.clock.now();
-    const local = await this.local(target, opts, autoExtend);
+    const local = await this.local(target, opts, autoExtend, parents);
     if (!(local instanceof Lease)) return local;
     const wait = Math.max(0, opts.wait - (this.clock.now() - started));
     let remote: Lease | RedlockError;
     try {
-      remote = await this.remote(target, { ...opts, wait }, autoExtend);
+      remote = await this.remote(target, { ...opts, wait }, autoExtend, parents);
     } catch (error) {
       await local.release().catch(() => undefined);
       throw error;

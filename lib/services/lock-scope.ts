@@ -84,14 +84,15 @@ export async function openScope(
     leave();
     throw error;
   }
+  const frame = parts.reentrancy.frame(lease);
   return {
     lock: lease.lock,
-    run: (fn) => parts.reentrancy.run(lease, fn),
+    run: (fn) => parts.reentrancy.run(frame, fn),
     exit: async () => {
+      const nested = parts.reentrancy.settle(frame);
+      if (nested) await nested;
       if (own) {
         const mine = own;
-        const nested = parts.reentrancy.settle(mine);
-        if (nested) await nested;
         await mine.release().catch((error: unknown) => {
           parts.logger?.warn(
             `Release of ${mine.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,

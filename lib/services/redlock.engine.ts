@@ -143,8 +143,10 @@ export class Redlock {
       });
       this.fallback = fallback;
       this.degraded = new DegradedMode(
-        (target, opts, autoExtend) => obtain(fallback.context, target, opts, autoExtend),
-        (target, opts, autoExtend) => obtain(this.context, target, opts, autoExtend),
+        (target, opts, autoExtend, parents) =>
+          obtain(fallback.context, target, opts, autoExtend, parents),
+        (target, opts, autoExtend, parents) =>
+          obtain(this.context, target, opts, autoExtend, parents),
         this.clock,
         this.logger,
         (event) => this.emit(event),
@@ -319,7 +321,9 @@ export class Redlock {
       if (lacking)
         throw new RedlockConfigError('mode', `node ${lacking.name} does not support read locks`);
     }
-    if (this.degraded && !parents?.length) return this.degraded.obtain(target, opts, autoExtend);
+    // Every acquisition of a degraded-mode engine, nested ones included, takes the in-process
+    // lock first: that is what keeps one process from ever having two holders.
+    if (this.degraded) return this.degraded.obtain(target, opts, autoExtend, parents);
     return obtain(this.context, target, opts, autoExtend, parents);
   }
 

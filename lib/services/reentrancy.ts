@@ -9,11 +9,17 @@ import type { Lock } from './lock.js';
  * A scope of work that holds a lease: one `using`/`@WithLock` call. Frames form the async call
  * chain: the innermost is the store of the AsyncLocalStorage.
  */
-interface Frame {
+export interface Frame {
   readonly lease: Lease;
   readonly parent: Frame | undefined;
   /** Nested scopes that reuse this frame's lease take turns through it (siblings serialize). */
   readonly gate: Gate;
+  /** Nested scopes that joined this frame and have not ended. */
+  holds: number;
+  /** Called when `holds` drops to 0 while the frame's own scope waits to end. */
+  idle: (() => void) | undefined;
+  /** The frame's scope is ending: nested scopes may no longer join it. */
+  closing: boolean;
 }
 
 /**
@@ -32,10 +38,6 @@ interface Frame {
  */
 export class Reentrancy {
   private readonly storage = new AsyncLocalStorage<Frame>();
-  // Nested scopes still relying on a lease, and who waits for them to end.
-  private readonly holds = new WeakMap<Lease, { count: number; idle?: () => void }>();
-  // Leases whose owner scope is ending: nested scopes may no longer join them.
-  private readonly closing = new WeakSet<Lease>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -58,7 +60,7 @@ export class Reentrancy {
       let found: Frame | undefined;
       for (let frame = this.storage.getStore(); frame; frame = frame.parent) {
         const lease = frame.lease;
-        if (this.closing.has(lease) || lease.released || !lease.covers(key)) continue;
+        if (frame.closing || lease.released || !lease.covers(key)) continue;
         if (lease.mode === 'read' && mode === 'write') {
           throw new RedlockError(
             `Cannot take a write lock on ${key} inside a scope that holds a read lock on it: release the read lock first (an upgrade would wait for itself).`,
@@ -84,11 +86,17 @@ export class Reentrancy {
       const lost = frame.lease.lost;
       if (lost) throw lost;
     }
-    for (const frame of frames) this.hold(frame.lease);
+    for (const frame of frames) frame.holds += 1;
     const turns: (() => void)[] = [];
+    let left = false;
     const leave = (): void => {
+      if (left) return;
+      left = true;
       for (const turn of turns.splice(0)) turn();
-      for (const frame of frames) this.unhold(frame.lease);
+      for (const frame of frames) {
+        frame.holds -= 1;
+        if (frame.holds === 0) frame.idle?.();
+      }
     };
     try {
       // Outer frames first, the same order for every caller, so two joiners never deadlock.
@@ -102,35 +110,28 @@ export class Reentrancy {
     return leave;
   }
 
-  /** Runs `fn` in a new frame for `lease`, inside the current chain. */
-  run<T>(lease: Lease, fn: () => T): T {
-    const frame: Frame = { lease, parent: this.storage.getStore(), gate: new Gate() };
+  /** A frame for a scope holding `lease`, nested in the calling chain. */
+  frame(lease: Lease): Frame {
+    const parent = this.storage.getStore();
+    return { lease, parent, gate: new Gate(), holds: 0, idle: undefined, closing: false };
+  }
+
+  /** Runs `fn` with `frame` as the innermost scope of its async chain. */
+  run<T>(frame: Frame, fn: () => T): T {
     return this.storage.run(frame, fn);
   }
 
   /**
-   * From now on no nested scope may join `lease`; returns a promise that resolves once none
-   * relies on it any more, or `undefined` when none does already (so the caller can release at
-   * once, in the same tick: commands sent after the scope ended then queue behind the release).
+   * From now on no nested scope may join `frame`; returns a promise that resolves once every
+   * scope that joined it has ended, or `undefined` when none is left already (so the caller
+   * can release at once, in the same tick: commands sent after the scope ended then queue
+   * behind the release). A scope waits here for work it started that outlived it: that work
+   * still runs under the scope's lock, and its turn among siblings must not pass on before.
    */
-  settle(lease: Lease): Promise<void> | undefined {
-    this.closing.add(lease);
-    const hold = this.holds.get(lease);
-    if (!hold || hold.count === 0) return undefined;
-    return new Promise<void>((resolve) => (hold.idle = resolve));
-  }
-
-  private hold(lease: Lease): void {
-    const hold = this.holds.get(lease);
-    if (hold) hold.count += 1;
-    else this.holds.set(lease, { count: 1 });
-  }
-
-  private unhold(lease: Lease): void {
-    const hold = this.holds.get(lease);
-    if (!hold) return;
-    hold.count -= 1;
-    if (hold.count === 0) hold.idle?.();
+  settle(frame: Frame): Promise<void> | undefined {
+    frame.closing = true;
+    if (frame.holds === 0) return undefined;
+    return new Promise<void>((resolve) => (frame.idle = resolve));
   }
 }
 

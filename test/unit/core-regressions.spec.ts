@@ -143,6 +143,31 @@ describe('issue 12 regressions on the memory store', () => {
     expect(result).toBeInstanceOf(LockLostError);
   });
 
+  it('item 1: work that escapes a nested scope keeps the siblings of that scope waiting', async () => {
+    const redlock = engine([memory()]);
+    let inside = 0;
+    let most = 0;
+    const section = async (ms: number) => {
+      inside += 1;
+      most = Math.max(most, inside);
+      await sleep(ms);
+      inside -= 1;
+    };
+    let escaped: Promise<unknown> | undefined;
+    await redlock.using('esc-sib', () =>
+      Promise.all([
+        redlock.using('esc-sib', () => {
+          // Started inside the first sibling, outliving it: still under the lock.
+          escaped = redlock.using('esc-sib', () => section(60));
+        }),
+        redlock.using('esc-sib', () => section(10)),
+      ]),
+    );
+    await escaped;
+
+    expect(most).toBe(1);
+  });
+
   it('item 2: a reentrant multi-resource scope inside a scope holding one of them covers every resource', async () => {
     const store = memory();
     const mine = engine([store]);
@@ -247,6 +272,33 @@ describe('issue 12 regressions on the memory store', () => {
     expect((outcome as Error).message).toMatch(/fencing counters could not be brought in line/);
     expect(events.filter((event) => event.type === 'degraded')).toEqual([]);
     expect(redlock.isDegraded).toBe(false);
+  });
+
+  it('item 3: a nested scope that takes missing keys in degraded mode takes the in-process lock too', async () => {
+    let down = true;
+    const nodes = [memory(), memory(), memory()].map((store) =>
+      tapAdapter(store, (method, call) =>
+        down && method !== 'onRelease' ? Promise.reject(new Error('ECONNREFUSED')) : call(),
+      ),
+    );
+    const redlock = engine(nodes, { degraded: { store: memory() } });
+    // Taken during the outage: a process-local lock only.
+    const local = await redlock.acquire('deg-r1', { ttl: 5_000 });
+    expect(redlock.isDegraded).toBe(true);
+    down = false;
+    let inside = 0;
+    const outcome = await settled(
+      redlock.using('deg-r0', () =>
+        redlock.using(['deg-r0', 'deg-r1'], () => (inside += 1), { wait: 100 }),
+      ),
+    );
+    await local.release();
+
+    // The nodes hold nothing for deg-r1, but this process does: the nested scope must wait.
+    expect({ inside, outcome: (outcome as Error).name }).toEqual({
+      inside: 0,
+      outcome: 'LockNotAcquiredError',
+    });
   });
 
   it('item 4: fencing tokens an adapter returns are validated (-3, 1.5 and null never become tokens)', async () => {
