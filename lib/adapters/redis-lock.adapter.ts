@@ -50,6 +50,8 @@ export class RedisLockAdapter implements LockAdapter {
   readonly shared: SharedLocks;
   // ES private (#) fields: connections carry credentials in their options, and unlike
   // TypeScript's `private` these stay out of util.inspect and JSON.stringify.
+  /** Plain acquisitions awaiting their reply, by owner value: whether a release was sent since. */
+  readonly #inFlight = new Map<string, { released: boolean }>();
   readonly #connection: RedisConnection;
   readonly #channels = new ReleaseChannels();
   #subscriber: RedisSubscriber | undefined;
@@ -102,6 +104,8 @@ export class RedisLockAdapter implements LockAdapter {
     const fenced = options?.fence === true;
     if (keys.length === 1 && !fenced && this.#plainSet) {
       const key = keys[0]!;
+      const flight = { released: false };
+      this.#inFlight.set(value, flight);
       try {
         // NX + GET: null means we took it, our own value means a replay of our SET took it.
         const held = await this.#connection.command('SET', [key, value, 'NX', 'PX', ttl, 'GET']);
@@ -111,9 +115,15 @@ export class RedisLockAdapter implements LockAdapter {
         return { acquired: false, ttl: pttl === -2 ? 0 : pttl };
       } catch (error) {
         const message = errorMessage(error);
-        // WRONGTYPE: readers hold the key, and ACQUIRE must mark the writer's wait.
+        // Redis < 7 refuses NX with GET (the script from now on); WRONGTYPE: readers hold the
+        // key, and ACQUIRE below marks the writer's wait.
         if (message.startsWith('ERR syntax error')) this.#plainSet = false;
         else if (!message.startsWith('WRONGTYPE')) throw error;
+        // Unless the engine has already taken this attempt back: the script would arrive after
+        // the undo and could take a key that nobody would ever release.
+        if (flight.released) return { acquired: false, ttl: 0 };
+      } finally {
+        this.#inFlight.delete(value);
       }
     }
     return acquireReply(
@@ -132,6 +142,8 @@ export class RedisLockAdapter implements LockAdapter {
   }
 
   async release(keys: readonly string[], value: string): Promise<OwnerReply> {
+    const flight = this.#inFlight.get(value);
+    if (flight) flight.released = true;
     return ownerReply(await this.#announcing(RELEASE, keys, value));
   }
 

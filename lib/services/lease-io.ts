@@ -83,7 +83,9 @@ export class LeaseIO implements LeaseDriver {
     for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return 'released';
     const quorum = this.quorum;
-    const results = await this.nodes.ask<OwnerReply>(
+    // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
+    // the key, or run the acquisition queued in its client once it reconnects.
+    const results = await this.nodes.always<OwnerReply>(
       this.adapters,
       (adapter) =>
         lease.mode === 'read'

@@ -62,16 +62,18 @@ export class NodeGuard {
   }
 
   /**
-   * `fanOut` that no open circuit can stop: for undoing what an attempt took. A node whose
-   * circuit opened during the attempt may still hold the attempt's key; skipping it would
-   * leave that key blocking everyone for its ttl once the node answers again.
+   * `fanOut` that no open circuit can stop: for releases and for undoing what an attempt
+   * took. A node whose circuit opened meanwhile may still hold the key (or have the attempt
+   * queued in its client); skipping it would leave that key blocking everyone for its ttl
+   * once the node answers again.
    */
   always<T>(
     adapters: readonly LockAdapter[],
     call: (adapter: LockAdapter) => Promise<T>,
     timeout: number,
+    decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
   ): Promise<NodeResult<T>[]> {
-    return fanOut(this.clock, adapters, call, timeout);
+    return fanOut(this.clock, adapters, call, timeout, decided);
   }
 
   private observe(adapters: readonly LockAdapter[]): FanOutObserver {
