@@ -1,75 +1,123 @@
-// A lock client in its own process for the mutual-exclusion checker. Plain JavaScript on the
-// built library (dist/), so the checker runs real separate Node processes, as production does.
-// The parent sends commands over IPC; the worker reports what it saw. See checker.spec.ts.
+/* global clearTimeout */
+// A lock client in its own process for the cross-process suite (cross-process.spec.ts): one
+// Redlock engine on the library's sources (compiled on load, see ts-hooks.mjs), connected to
+// the Redis nodes through the ports the parent gives it (fault proxies of its own).
+//
+// Critical sections are reported to the parent's witness over IPC, and each waits for the
+// parent's acknowledgement before it goes on: `enter` is acknowledged before the section works,
+// `exit` before the lock is released. So the order the witness sees is the real order: any
+// overlap it reports happened. Operations are drawn from a PRNG seeded by the parent, so a
+// scenario's operation sequence replays with its seed.
 import { Redis } from 'ioredis';
-import { createLockAdapter, Redlock, RedlockError } from '../../dist/lib/index.js';
+import { IoredisLockAdapter } from '../../lib/adapters/ioredis.adapter.js';
+import { RedlockError } from '../../lib/redlock.errors.js';
+import { Redlock } from '../../lib/services/redlock.engine.js';
 
 const config = JSON.parse(process.env.RELIABILITY_WORKER ?? '{}');
-const data = new Redis(config.dataUrl, { maxRetriesPerRequest: 1 });
-data.on('error', () => undefined);
-// The fenced store: accepts a write only with a token at least as high as any it has accepted.
-data.defineCommand('fencedWrite', {
-  numberOfKeys: 1,
-  lua: `local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if tonumber(ARGV[1]) < last then return 0 end
-        redis.call('SET', KEYS[1], ARGV[1])
-        return 1`,
-});
 
-const adapters = config.lockUrls.map((url) => createLockAdapter(url));
-const redlock = new Redlock(adapters, { lock: config.lock });
-
-const stats = {
-  worker: config.id,
-  criticalSections: 0,
-  violations: 0, // occupancy read other than 1 inside a critical section
-  fencedRejectedWhileHeld: 0, // a live holder's write refused: tokens out of order
-  staleRejected: 0, // a paused holder's late write refused, as it must be
-  staleAccepted: 0, // a paused holder's late write accepted after a successor's: a failure
-  pausedSignalAborted: 0,
-  pausedSignalNotAborted: 0,
-  errors: {},
-  unexpected: [],
-  maxSettleMs: 0,
-  reads: 0,
-  writes: 0,
-  maxWriteWaitMs: 0,
-};
-let running = false;
-let blockNextMs = 0;
-let crashWhenHolding = false;
-let reportAcquisitions = false;
+// Wall clock of this process, movable by the parent ('clock'): the engine must not care.
 let clockOffset = 0;
 const realNow = Date.now.bind(Date);
 Date.now = () => realNow() + clockOffset;
+/** A clock shared by all processes of the machine, for the witness: never moved. */
+const epoch = () => performance.timeOrigin + performance.now();
+
+const clients = config.ports.map((port) => {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    disconnectTimeout: 200,
+    retryStrategy: (attempt) => Math.min(20 * attempt, 200),
+  });
+  client.on('error', () => undefined);
+  return client;
+});
+const adapters = clients.map((client) => new IoredisLockAdapter(client, { owned: true }));
+const redlock = new Redlock(adapters, {
+  lock: config.lock,
+  circuitBreaker: false,
+  logger: { log() {}, warn() {}, error() {} },
+  // A renewed lock is valid for longer: the witness learns it (without waiting for an answer).
+  onEvent: (event) => {
+    if (event.type !== 'extended') return;
+    const validUntil = epoch() + (event.expiresAt - Date.now());
+    for (const resource of event.resources) {
+      process.send({ type: 'renewed', worker: config.id, resource, validUntil });
+    }
+  },
+});
+
+// mulberry32: the operation sequence of this worker, from the parent's seed.
+let state = (config.seed ^ (config.id * 0x9e3779b9)) >>> 0;
+function random() {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+const stats = {
+  worker: config.id,
+  sections: 0,
+  reads: 0,
+  errors: {},
+  unexpected: [],
+  maxSettleMs: 0,
+  pausedSignalAborted: 0,
+  pausedSignalNotAborted: 0,
+};
+let running = false;
+let deadline = 0;
+let blockNextMs = 0;
+let lingerNextMs = 0;
+let crashWhenHolding = false;
+let seq = 0;
+const waiting = new Map();
+
+/** Sends to the parent and waits for its acknowledgement. */
+function request(message) {
+  seq += 1;
+  const id = seq;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    process.send({ ...message, seq: id, worker: config.id });
+  });
+}
 
 process.on('message', (message) => {
   switch (message.type) {
-    case 'run':
-      if (!running) void run();
+    case 'ack': {
+      const resolve = waiting.get(message.seq);
+      waiting.delete(message.seq);
+      resolve?.(message);
       break;
-    case 'stop':
-      running = false;
+    }
+    case 'run':
+      deadline = performance.now() + message.ms;
+      if (!running) void run();
       break;
     case 'block':
       blockNextMs = message.ms;
       break;
+    case 'linger':
+      lingerNextMs = message.ms;
+      break;
     case 'crash-when-holding':
       crashWhenHolding = true;
-      break;
-    case 'report-acquisitions':
-      reportAcquisitions = message.on;
       break;
     case 'clock':
       clockOffset = message.offsetMs;
       break;
+    case 'close':
+      void close();
+      break;
   }
 });
-
-function pick() {
-  const { resources } = config;
-  return resources[Math.floor(Math.random() * resources.length)];
-}
 
 function busyWait(ms) {
   const until = performance.now() + ms;
@@ -78,90 +126,130 @@ function busyWait(ms) {
   }
 }
 
-// Read-write mode: readers may overlap each other but never a writer; writers overlap nobody.
-async function readWriteSection(resource, lock) {
-  if (lock.mode === 'read') {
-    await data.incr(`readers:${resource}`);
-    if (Number(await data.get(`occ:${resource}`)) !== 0) stats.violations += 1;
-    await new Promise((resolve) => setImmediate(resolve));
-    if (Number(await data.get(`occ:${resource}`)) !== 0) stats.violations += 1;
-    await data.decr(`readers:${resource}`);
-    stats.reads += 1;
-    return false; // not counted: readers do not touch the shared counter
+function tokenOf(lock) {
+  try {
+    return lock.fencingToken;
+  } catch {
+    return undefined;
   }
-  stats.writes += 1;
-  if (Number(await data.get(`readers:${resource}`)) !== 0) stats.violations += 1;
-  return criticalSection(resource, lock);
 }
 
-async function criticalSection(resource, lock) {
-  const seen = await data.incr(`acq:${resource}`);
-  if (blockNextMs > 0) {
-    const ms = blockNextMs;
-    blockNextMs = 0;
-    busyWait(ms);
-    // Let the lease's overdue timer run (timers fire in due order): it aborts the signal.
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    if (lock.signal.aborted) stats.pausedSignalAborted += 1;
-    else stats.pausedSignalNotAborted += 1;
-    // A careless holder writes anyway: the fenced store must refuse it if a successor wrote.
-    const accepted = await data.fencedWrite(`fence:${resource}`, lock.fencingToken);
-    const successor = Number(await data.get(`acq:${resource}`)) > seen;
-    if (accepted === 1 && successor) stats.staleAccepted += 1;
-    if (accepted === 0) stats.staleRejected += 1;
-    return false;
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** One witnessed critical section; leaves as soon as the lock's signal aborts. */
+async function section(lock, resource, mode, linger = 0) {
+  lock.signal.throwIfAborted();
+  const validUntil = epoch() + (lock.expiresAt - Date.now());
+  const token = tokenOf(lock);
+  await request({ type: 'enter', resource, mode, token, validUntil, linger, at: epoch() });
+  if (crashWhenHolding) {
+    process.send({ type: 'holding', worker: config.id, at: epoch() });
+    await new Promise(() => undefined); // the parent SIGKILLs us here, lock held
   }
-  const occupancy = await data.incr(`occ:${resource}`);
-  if (occupancy !== 1) stats.violations += 1;
-  const value = Number((await data.get(`cnt:${resource}`)) ?? 0);
-  await new Promise((resolve) => setImmediate(resolve)); // room for an interleaving
-  await data.set(`cnt:${resource}`, String(value + 1));
-  const accepted = await data.fencedWrite(`fence:${resource}`, lock.fencingToken);
-  if (accepted === 0) stats.fencedRejectedWhileHeld += 1;
-  await data.decr(`occ:${resource}`);
-  return true;
+  try {
+    if (blockNextMs > 0) {
+      const ms = blockNextMs;
+      blockNextMs = 0;
+      busyWait(ms);
+      // The first look at the signal after the pause must already tell the loss.
+      if (lock.signal.aborted) stats.pausedSignalAborted += 1;
+      else stats.pausedSignalNotAborted += 1;
+      // A careless holder writes anyway: the fenced store must refuse it.
+      await request({ type: 'write', resource, token, late: true, at: epoch() });
+      return;
+    }
+    // A lingering section (told by the parent) holds on until its lock is lost.
+    await pause(linger > 0 ? linger : Math.floor(random() * 4), lock.signal);
+    if (mode === 'write') await request({ type: 'write', resource, token, at: epoch() });
+    stats.sections += 1;
+    if (mode === 'read') stats.reads += 1;
+  } finally {
+    await request({ type: 'exit', resource, mode, at: epoch() });
+  }
+}
+
+function recordError(error, started) {
+  const name = error instanceof RedlockError ? error.name : 'untyped';
+  stats.errors[name] = (stats.errors[name] ?? 0) + 1;
+  stats.maxSettleMs = Math.max(stats.maxSettleMs, performance.now() - started);
+  if (!(error instanceof RedlockError)) stats.unexpected.push(String(error?.stack ?? error));
+}
+
+async function operation() {
+  const resource = config.resources[Math.floor(random() * config.resources.length)];
+  if (lingerNextMs > 0) {
+    const linger = lingerNextMs;
+    lingerNextMs = 0;
+    await redlock.using(resource, (lock) => section(lock, resource, 'write', linger), {
+      fencing: true,
+    });
+    return;
+  }
+  const mode = random() < config.readShare ? 'read' : 'write';
+  const fencing = random() < 0.8;
+  const kind = random();
+  const started = performance.now();
+  if (kind < 0.5) {
+    await redlock.using(resource, (lock) => section(lock, resource, mode), { mode, fencing });
+    return;
+  }
+  const lock =
+    kind < 0.85
+      ? await redlock.acquire(resource, { mode, fencing })
+      : await redlock.tryAcquire(resource, { mode, fencing });
+  if (!lock) return;
+  try {
+    await section(lock, resource, mode);
+  } finally {
+    await lock.release().catch((error) => recordError(error, started));
+  }
+  void started;
 }
 
 async function run() {
   running = true;
-  const quota = config.quota ?? Infinity;
-  while (running && stats.criticalSections < quota) {
-    const resource = pick();
+  while (performance.now() < deadline) {
     const started = performance.now();
-    let lock;
-    const mode = config.readWrite && Math.random() < 0.7 ? 'read' : 'write';
     try {
-      lock = await redlock.acquire(resource, { mode });
-      if (mode === 'write') {
-        stats.maxWriteWaitMs = Math.max(stats.maxWriteWaitMs, performance.now() - started);
-      }
+      await operation();
     } catch (error) {
-      const settle = performance.now() - started;
-      stats.maxSettleMs = Math.max(stats.maxSettleMs, settle);
-      const name = error instanceof RedlockError ? error.name : 'untyped';
-      stats.errors[name] = (stats.errors[name] ?? 0) + 1;
-      if (!(error instanceof RedlockError)) stats.unexpected.push(String(error));
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      continue;
-    }
-    if (reportAcquisitions) process.send({ type: 'acquired', worker: config.id, at: realNow() });
-    if (crashWhenHolding) {
-      process.send({ type: 'holding', worker: config.id, at: realNow(), stats });
-      await new Promise(() => undefined); // the parent SIGKILLs us here, lock held
-    }
-    try {
-      const section = config.readWrite ? readWriteSection : criticalSection;
-      if (await section(resource, lock)) stats.criticalSections += 1;
-    } catch (error) {
-      stats.unexpected.push(`critical section: ${String(error)}`);
-    } finally {
-      await lock.release().catch(() => undefined);
+      recordError(error, started);
+      await pause(2);
     }
   }
-  await redlock.close();
-  await Promise.all(adapters.map((adapter) => adapter.close()));
-  await data.quit();
-  process.send({ type: 'stats', stats }, () => process.exit(0));
+  running = false;
+  process.send({ type: 'stats', stats: { ...stats, maxSettleMs: Math.round(stats.maxSettleMs) } });
+  stats.sections = 0;
+  stats.reads = 0;
+  stats.errors = {};
+  stats.unexpected = [];
+  stats.maxSettleMs = 0;
+  stats.pausedSignalAborted = 0;
+  stats.pausedSignalNotAborted = 0;
 }
 
-process.send({ type: 'ready' });
+async function close() {
+  await redlock.close();
+  await Promise.all(adapters.map((adapter) => adapter.close()));
+  for (const client of clients) client.disconnect();
+  process.send({ type: 'closed' }, () => process.disconnect());
+}
+
+// The parent went away (crashed, or was killed): never outlive it.
+process.on('disconnect', () => process.exit(0));
+
+await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000)));
+process.send({ type: 'ready', worker: config.id });

@@ -15,6 +15,8 @@
  *   writes command names in lower case) is forwarded and executed
  *   by the server, and its connection is cut when the reply starts coming back, so the client
  *   never learns the outcome (what makes ioredis replay a command after reconnecting);
+ * - lift a blackhole in one direction only (`lift`), e.g. requests reach the server while its
+ *   replies are still held;
  * - refuse new connections (`refuse`): accepted and reset at once;
  * - heal everything (`heal`).
  *
@@ -286,6 +288,15 @@ export class FaultProxy {
   /** Accepts bytes in `direction` and forwards none until `heal()`. */
   blackhole(direction: Directions = 'both'): void {
     for (const d of expand(direction)) this.holes[d] = true;
+  }
+
+  /** Ends the blackhole of `direction` only: what it held is delivered, in order. */
+  lift(direction: Directions = 'both'): void {
+    for (const d of expand(direction)) this.holes[d] = false;
+    for (const conn of this.connections) {
+      for (const d of expand(direction))
+        (d === 'toServer' ? conn.toServer : conn.toClient).unhold();
+    }
   }
 
   /** Resets new connections at once (the listener stays bound, so the port stays ours). */
