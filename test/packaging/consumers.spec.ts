@@ -255,7 +255,9 @@ describe('the packed tarball in real consumer apps', () => {
           mark('B', `response ${response.status}`);
           return response.status;
         });
-        // New work on the instance that is shutting down is refused at once.
+        // New work on the instance that is shutting down is refused at once: once the signal
+        // has arrived (it is delivered asynchronously; a request sent before is served).
+        await events.when('A', 'sigterm');
         const refused = await fetch(`http://127.0.0.1:${portA}/orders/2/pay`, { method: 'POST' });
         mark('A', `new request during shutdown: ${refused.status}`);
         expect(refused.status).toBe(503);
