@@ -356,8 +356,21 @@ What each kind means:
 | slow-settle / hang | a call, release, exit or close took longer than its bound / never settled |
 | key-left-behind / key-without-bound / lease-leak | a lock key (or a registered lease) outlived every scope by more than the ttl, or had no expiry |
 | stale-release | a release after expiry freed a resource another owner still held |
-| unavailable-without-fault / unexpected-error | \`RedlockUnavailableError\` with no fault active; an error that is not one of the library's typed errors |
+| unavailable-although-busy / unexpected-error | \`RedlockUnavailableError\` although a quorum of nodes answered that another owner holds the resource; an error that is not one of the library's typed errors |
 | semantics | a test of semantics.spec.ts failed (its name is given) |
+
+## Found by these suites
+
+While the engine was being rewritten, the suites found these; each has a deterministic test in
+\`semantics.spec.ts\` (named here) and was fixed in the engine (commits f7192aa, b583b32):
+
+| found by | what went wrong | regression test |
+| --- | --- | --- |
+| model-memory (overlap) | a task escaping a nested scope that reused its parent's lock kept running after that scope ended, beside the next sibling: the scope gave up its turn without waiting for work joined to it | the escaped task of a sibling does not run beside the next sibling |
+| model-memory (self-deadlock) | a \`using\` nested inside an escaped task, once the owner's body had returned, could not join the lock (it was "closing"), acquired afresh and waited for the owner, which waited for the task: busy after the whole wait | a scope nested in an escaped task reuses the lock after the outer body returned |
+| model-redis (key-left-behind, confirmed with \`RELIABILITY_MONITOR\`) | a late WRONGTYPE reply to the plain \`SET NX PX GET\` made the adapter send the ACQUIRE script after the engine's undo: the abandoned attempt took the key for a whole ttl | an abandoned attempt is not completed after its rollback (a late WRONGTYPE reply) |
+| model-memory (key-left-behind, replaying links) | releases went through the circuit breaker: a node with an open circuit that still had the acquisition queued in its client got no release, and the key came back for a ttl | a release reaches a node whose circuit opened while it still had the lock queued |
+| model-memory (overlap, degraded plans) | in degraded mode a nested scope taking more resources skipped the in-process lock: two holders in one process on the way out of an outage | no distributed lock for a nested scope while the process holds a local one |
 
 ## Figures per suite
 

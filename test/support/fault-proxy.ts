@@ -86,6 +86,10 @@ class Pipe {
     return this.queue.some((item) => item.readyAt === undefined);
   }
 
+  get empty(): boolean {
+    return this.queue.length === 0;
+  }
+
   push(chunk: Buffer | null): void {
     const readyAt = this.releaseTime();
     this.queue.push({ chunk, readyAt });
@@ -208,6 +212,10 @@ class Connection {
   get holding(): boolean {
     return this.toServer.holding || this.toClient.holding;
   }
+
+  get empty(): boolean {
+    return this.toServer.empty && this.toClient.empty;
+  }
 }
 
 interface MidCommandArm {
@@ -268,6 +276,12 @@ export class FaultProxy {
   /** `redis://127.0.0.1:PORT` of the proxy. */
   get url(): string {
     return `redis://${this.host}:${this.port}`;
+  }
+
+  /** No bytes waiting in the proxy (delayed or held) on any connection. */
+  get idle(): boolean {
+    for (const conn of this.connections) if (!conn.empty) return false;
+    return true;
   }
 
   get stats(): FaultProxyStats {

@@ -168,6 +168,16 @@ export class Link {
     this.cutArmed = method;
   }
 
+  /** Nothing on the way: no request, reply or queued command left to deliver. */
+  get idle(): boolean {
+    return (
+      this.requests.length === 0 &&
+      this.replies.length === 0 &&
+      this.offline.length === 0 &&
+      this.unanswered.length === 0
+    );
+  }
+
   /** Forgets an armed `cutMidCommand` that did not fire. */
   disarm(): void {
     this.cutArmed = null;

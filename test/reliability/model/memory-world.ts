@@ -136,6 +136,7 @@ export class MemoryWorld implements World {
         return Promise.resolve(heal(() => node.resume()));
       },
       closeAdapters: () => Promise.resolve(),
+      idle: () => [...links.flat(), ...observers].every((link) => link.idle),
       async close() {
         if (monitor) {
           const { writeFileSync } = await import('node:fs');

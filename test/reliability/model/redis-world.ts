@@ -116,7 +116,13 @@ export class RedisWorld implements World {
       : [];
     const clients: Redis[] = [];
     const connect = (port: number, options: RedisOptions): Redis => {
-      const client = new Redis({ host: '127.0.0.1', port, ...options });
+      const client = new Redis({
+        host: '127.0.0.1',
+        port,
+        ...options,
+        // With RELIABILITY_TRACE, a failed command's error says where the command was sent.
+        showFriendlyErrorStack: process.env.RELIABILITY_TRACE === '1',
+      });
       client.on('error', () => undefined);
       clients.push(client);
       return client;
@@ -140,6 +146,7 @@ export class RedisWorld implements World {
       this.proxies[engine % engines]![node % NODES]!;
     const fleet = this.fleet;
     const direct = this.direct;
+    const proxies = this.proxies.flat();
     let adaptersClosed = false;
     // Faults may overlap: a node stays stopped until the last pause on it heals, and a node
     // that is down (killed, not yet restarted) is not paused at all.
@@ -226,6 +233,7 @@ export class RedisWorld implements World {
         return found;
       },
       pauseNode: (index: number) => pause(index % NODES),
+      idle: () => proxies.every((proxy) => proxy.idle),
       async closeAdapters() {
         adaptersClosed = true;
         await closeAll(adapters.flat());
