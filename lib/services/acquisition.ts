@@ -81,12 +81,17 @@ export async function obtain(
     if (lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
       // Others of this process wait already: queue behind them instead of overtaking.
       waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, opts.wait), lined);
-      await waiter.wait(
-        Math.min(Math.max(0, waitUntil - clock.now()), retryDelayOf(1, opts)),
-        signal,
-      );
     }
     for (;;) {
+      // Behind another waiter of this process: no attempt until it is our turn (or the wait
+      // ends). The timer re-checks, so a head that took the lock and let it expire costs us at
+      // most one retry delay; a head that gave up or releases wakes us at once.
+      while (waiter && lined && !waiter.isHead()) {
+        const left = waitUntil - clock.now();
+        if (left <= 0) break;
+        waiter.reset();
+        await waiter.wait(Math.min(left, retryDelayOf(Math.max(1, attempts), opts)), signal);
+      }
       ctx.assertOpen(target.resources);
       const attemptStart = clock.now();
       attempts += 1;
