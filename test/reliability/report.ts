@@ -1,7 +1,9 @@
 /**
  * Results of the reliability suites and RELIABILITY.md.
  *
- * Every suite writes `test/reliability/results/<suite>.json` after it ran; with
+ * Every suite writes `test/reliability/results/<suite>.json` (`<suite>@<scale>.json` when
+ * `RELIABILITY_SCALE` > 1) after it ran; RELIABILITY.md shows, per suite, the run at the
+ * largest scale. With
  * `RELIABILITY_REPORT=1` (set by `npm run soak`) it also regenerates RELIABILITY.md from every
  * results file present, so the last suite to finish leaves the complete report. The mutation
  * check (`scripts/mutation-check.mjs`) writes `results/mutations.json` and its own section of
@@ -88,7 +90,9 @@ export interface MutationResults {
 
 export async function saveResult(result: SuiteResult): Promise<void> {
   await mkdir(RESULTS_DIR, { recursive: true });
-  await writeFile(join(RESULTS_DIR, `${result.suite}.json`), JSON.stringify(result, null, 2));
+  // One file per suite and scale: a routine scale-1 run never overwrites a soak's figures.
+  const name = result.scale > 1 ? `${result.suite}@${result.scale}` : result.suite;
+  await writeFile(join(RESULTS_DIR, `${name}.json`), JSON.stringify(result, null, 2));
   if (process.env.RELIABILITY_REPORT === '1') await writeReport();
 }
 
@@ -110,9 +114,21 @@ export async function loadResults(): Promise<{
       // a half-written file of a suite still running: skipped this time
     }
   }
+  // Per suite, the run at the largest scale (the soak), the latest of those.
+  const best = new Map<string, SuiteResult>();
+  for (const suite of suites) {
+    const known = best.get(suite.suite);
+    if (
+      !known ||
+      suite.scale > known.scale ||
+      (suite.scale === known.scale && suite.at > known.at)
+    ) {
+      best.set(suite.suite, suite);
+    }
+  }
   const order = ['fault-proxy', 'semantics', 'model-memory', 'model-redis', 'cross-process'];
-  suites.sort((a, b) => rank(order, a.suite) - rank(order, b.suite));
-  return { suites, mutations };
+  const chosen = [...best.values()].sort((a, b) => rank(order, a.suite) - rank(order, b.suite));
+  return { suites: chosen, mutations };
 }
 
 export async function writeReport(): Promise<void> {
