@@ -248,6 +248,8 @@ export class Redlock {
   async isLocked(resources: Resources): Promise<boolean> {
     this.assertOpen([]);
     const { keys, resources: names } = this.target(resources);
+    // Like an acquisition, wait (bounded) for nodes still making their first connection.
+    await this.ready(nodeTimeoutOf(this.defaults));
     const results = await this.nodes.ask(
       this.adapters,
       (adapter) => adapter.inspect(keys),
