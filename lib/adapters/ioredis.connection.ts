@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { Cluster, Redis } from 'ioredis';
 import { redact } from '../redaction.js';
 import {
@@ -42,6 +43,8 @@ export class IoredisConnection implements RedisConnection {
   /** Scripts this connection has sent in full once (see evalScript). */
   readonly #loaded = new Set<string>();
   #lastError: Error | undefined;
+  /** The socket corked in this tick (see #cork), or undefined. */
+  #corked: Writable | undefined;
 
   constructor(client: IoredisClient, options: IoredisLockAdapterOptions = {}) {
     this.#client = client;
@@ -67,6 +70,7 @@ export class IoredisConnection implements RedisConnection {
   ): Promise<unknown> {
     const client = this.#client;
     const loaded = this.#loaded;
+    this.#cork();
     return this.#explained(async () => {
       // The first call of a script sends it whole: an EVALSHA answered NOSCRIPT would be re-sent
       // behind commands queued meanwhile, and callers rely on the order they sent in (a release
@@ -87,7 +91,30 @@ export class IoredisConnection implements RedisConnection {
   }
 
   command(name: string, args: readonly (string | number)[]): Promise<unknown> {
+    this.#cork();
     return this.#explained(() => this.#client.call(name, ...args));
+  }
+
+  /**
+   * Holds the socket's writes until the end of this tick, so the commands of every lock call
+   * made in one tick (a quorum round's node, 64 requests resumed by one reply packet) leave in
+   * one `writev` instead of one syscall each: the syscall was the largest client cost per
+   * lock. A lone command waits only for `process.nextTick`. ioredis' own auto-pipelining
+   * batches per `setImmediate` through a pipeline object, which costs a lone command more than
+   * it saves. Cluster clients route per node and are left alone.
+   */
+  #cork(): void {
+    if (this.#corked) return;
+    const client = this.#client;
+    if (isCluster(client) || client.status !== 'ready') return;
+    const stream = (client as { stream?: Writable }).stream;
+    if (!stream || typeof stream.cork !== 'function') return;
+    stream.cork();
+    this.#corked = stream;
+    process.nextTick(() => {
+      this.#corked = undefined;
+      stream.uncork();
+    });
   }
 
   subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
