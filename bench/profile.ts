@@ -1,7 +1,7 @@
 /**
  * `npm run bench:profile -- [--contender=ours] [--workload=uncontended|many-keys|contended|http]
  * [--nodes=1] [--seconds=5]`: runs one contender on one workload in a child started with
- * `node --cpu-prof` (for `http`: the Nest app of workload 4, once per route) and prints where
+ * `node --cpu-prof` (for `http`: the Nest app of the HTTP workload, once per route) and prints where
  * the CPU time went: self time by package and by function, and inclusive time of lib/
  * functions, counting only samples taken after the warm-up. The .cpuprofile lands in
  * .tmp/bench-profiles/ (open it in Chrome DevTools or speedscope for a flame graph).
@@ -16,7 +16,8 @@ import type { ContenderId } from './core/contenders.js';
 import { forkTracked, killAllChildren, nextMessage, send, stopChild } from './core/processes.js';
 import { mono } from './core/clock.js';
 import type { HttpAppConfigMessage } from './workloads/http-app.js';
-import { cannon, type Route } from './workloads/http.js';
+import type { Route } from './workloads/http.js';
+import { loadHttp } from './workloads/http-load.js';
 import type { ProfileConfigMessage } from './workloads/profile-child.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -224,7 +225,7 @@ export async function profileRun(request: ProfileRequest): Promise<ProfileOutcom
 }
 
 /**
- * Profiles the HTTP app of workload 4 under one route at 1 connection: a fresh app process per
+ * Profiles the HTTP app of the HTTP workload under one route at 1 connection: a fresh app process per
  * route, started with `--cpu-prof`, so routes can be compared per request.
  */
 export async function profileHttp(
@@ -244,17 +245,7 @@ export async function profileHttp(
   const { port } = await listening;
   let counter = 0;
   const run = (duration: number) =>
-    cannon({
-      url: `http://127.0.0.1:${port}`,
-      connections: 1,
-      duration,
-      requests: [
-        {
-          method: 'GET',
-          setupRequest: (request) => ({ ...request, path: `/${route}/${(counter += 1)}` }),
-        },
-      ],
-    });
+    loadHttp(port, 1, duration * 1_000, () => `/${route}/${(counter += 1)}`);
   await run(1);
   const from = mono();
   const result = await run(seconds);
@@ -265,8 +256,8 @@ export async function profileHttp(
   if (!file) throw new Error('the app wrote no .cpuprofile');
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   return {
-    reqPerSec: result.requests.total / result.duration,
-    requests: result.requests.total,
+    reqPerSec: result.requests / result.durationS,
+    requests: result.requests,
     file: relative(ROOT, join(dir, file)),
     analysis: analyse(profile, { from, to }),
   };

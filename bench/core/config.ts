@@ -1,38 +1,74 @@
 /** Every knob of a run. Each loop is bounded by a count and by time. */
+
+/** One throughput measurement: `inFlight` lanes of acquire + release on new keys. */
+export interface ThroughputKnobs {
+  readonly rounds: number;
+  /** Length of one contender's turn in one round. */
+  readonly turnMs: number;
+  /** Per contender, before the first round (JIT, script cache, connections). */
+  readonly warmupMs: number;
+  readonly ttl: number;
+  /** Cap on operations per turn, so a very fast contender cannot run away with memory. */
+  readonly maxOpsPerTurn: number;
+}
+
+export interface HotKeyConfig {
+  readonly nodes: number;
+  readonly processes: number;
+}
+
 export interface BenchConfig {
   readonly quick: boolean;
-  readonly uncontended: {
-    readonly rounds: number;
-    readonly roundMs: number;
-    readonly warmupMs: number;
-    readonly maxOpsPerRound: number;
-    readonly ttl: number;
-  };
-  readonly manyKeys: {
-    readonly rounds: number;
-    readonly roundMs: number;
-    readonly warmupMs: number;
+  /** How many redis-server processes the run starts (the largest node count used). */
+  readonly fleetSize: number;
+  readonly uncontended: ThroughputKnobs & { readonly nodes: readonly number[] };
+  readonly manyKeys: ThroughputKnobs & {
+    readonly nodes: readonly number[];
     readonly inFlight: number;
-    readonly maxOpsPerRound: number;
-    readonly ttl: number;
   };
-  readonly contended: {
+  readonly scaling: ThroughputKnobs & {
+    readonly nodes: readonly number[];
+    readonly inFlight: readonly number[];
+    /** Full grid (every node count × every in-flight count), or the two axes through (1, 1). */
+    readonly grid: boolean;
+    readonly contenders: readonly string[];
+  };
+  readonly hotKey: {
+    readonly configs: readonly HotKeyConfig[];
+    readonly rounds: number;
     readonly windowMs: number;
     readonly workers: number;
-    readonly processes: number;
     readonly holdMs: number;
     readonly ttl: number;
     readonly waitMs: number;
-    /** After the window: how long in-flight calls may finish before they are aborted. */
+    /** After the window: how long calls in flight may finish before they are aborted. */
     readonly drainMs: number;
-    readonly sampleEveryMs: number;
+    /** Then how long calls that ignore the abort may keep running before the next turn. */
+    readonly settleMs: number;
     readonly maxAcquisitionsPerWorker: number;
   };
   readonly http: {
-    readonly durationS: number;
+    /** Rounds: each gives every route one slice, in rotating order. */
+    readonly slices: number;
+    readonly sliceS: number;
     readonly warmupS: number;
+    /** Each measurement of the lock's own acquire + release, in the app, between slices. */
+    readonly roundTripMs: number;
     readonly connections: readonly number[];
     readonly nodes: readonly number[];
+  };
+  readonly memory: {
+    /** Locks held at once to measure heap and Redis bytes per held lock. */
+    readonly heldLocks: number;
+    readonly ttl: number;
+  };
+  readonly lingering: {
+    /** Uncontended acquire + release per contender before waiting out the ttl. */
+    readonly locks: number;
+    /** Short, so the probe can wait past it. */
+    readonly ttl: number;
+    /** Waited after the ttl before counting (expiry is lazy + 10 Hz active sampling). */
+    readonly graceMs: number;
   };
   readonly soak: {
     readonly cycles: number;
@@ -41,59 +77,115 @@ export interface BenchConfig {
     readonly keySpace: number;
     /** Hard time bound of the measured part; the run reports how many cycles it did. */
     readonly maxMs: number;
-    /** Redis is used when the expected duration (from workload 2) fits in this; else memory. */
-    readonly redisBudgetMs: number;
+    /** Heap is read (after GC) this many times during the run, to show the trend. */
+    readonly checkpoints: number;
   };
 }
 
 export const FULL: BenchConfig = {
   quick: false,
-  uncontended: { rounds: 5, roundMs: 1_000, warmupMs: 300, maxOpsPerRound: 200_000, ttl: 10_000 },
-  manyKeys: {
-    rounds: 3,
-    roundMs: 1_000,
+  fleetSize: 7,
+  uncontended: {
+    nodes: [1, 5],
+    rounds: 5,
+    turnMs: 600,
     warmupMs: 300,
-    inFlight: 64,
-    maxOpsPerRound: 500_000,
     ttl: 10_000,
+    maxOpsPerTurn: 200_000,
   },
-  contended: {
-    windowMs: 5_000,
+  manyKeys: {
+    nodes: [1, 5],
+    inFlight: 64,
+    rounds: 5,
+    turnMs: 600,
+    warmupMs: 300,
+    ttl: 10_000,
+    maxOpsPerTurn: 500_000,
+  },
+  scaling: {
+    nodes: [1, 3, 5, 7],
+    inFlight: [1, 16, 64, 256],
+    grid: true,
+    contenders: ['ours', 'redlock-fast', 'semaphore', 'limit'],
+    rounds: 3,
+    turnMs: 300,
+    warmupMs: 150,
+    ttl: 10_000,
+    maxOpsPerTurn: 500_000,
+  },
+  hotKey: {
+    configs: [
+      { nodes: 1, processes: 1 },
+      { nodes: 1, processes: 4 },
+      { nodes: 5, processes: 4 },
+    ],
+    rounds: 3,
+    windowMs: 1_500,
     workers: 8,
-    processes: 4,
     holdMs: 1,
     ttl: 1_000,
     waitMs: 10_000,
-    drainMs: 3_000,
-    sampleEveryMs: 5,
+    drainMs: 1_500,
+    settleMs: 10_000,
     maxAcquisitionsPerWorker: 50_000,
   },
-  http: { durationS: 5, warmupS: 1, connections: [1, 16], nodes: [1, 5] },
+  http: {
+    slices: 5,
+    sliceS: 1,
+    warmupS: 1,
+    roundTripMs: 250,
+    connections: [1, 16],
+    nodes: [1, 5],
+  },
+  memory: { heldLocks: 10_000, ttl: 120_000 },
+  lingering: { locks: 1_000, ttl: 500, graceMs: 1_000 },
   soak: {
     cycles: 1_000_000,
     warmupCycles: 20_000,
     concurrency: 64,
     keySpace: 4_096,
     maxMs: 180_000,
-    redisBudgetMs: 120_000,
+    checkpoints: 5,
   },
 };
 
+/** `--quick`: the same workloads with short turns and one or two rounds; numbers are rough. */
 export const QUICK: BenchConfig = {
+  ...FULL,
   quick: true,
-  uncontended: { ...FULL.uncontended, rounds: 1, roundMs: 400, warmupMs: 100 },
-  manyKeys: { ...FULL.manyKeys, rounds: 1, roundMs: 400, warmupMs: 100 },
-  contended: { ...FULL.contended, windowMs: 1_500, drainMs: 1_500 },
-  http: { ...FULL.http, durationS: 1, warmupS: 0.3 },
-  soak: { ...FULL.soak, cycles: 50_000, warmupCycles: 5_000, maxMs: 30_000, redisBudgetMs: 20_000 },
+  uncontended: { ...FULL.uncontended, rounds: 3, turnMs: 200, warmupMs: 50 },
+  manyKeys: { ...FULL.manyKeys, rounds: 3, turnMs: 200, warmupMs: 50 },
+  scaling: {
+    ...FULL.scaling,
+    grid: false,
+    contenders: ['ours', 'limit'],
+    rounds: 2,
+    turnMs: 200,
+    warmupMs: 80,
+  },
+  hotKey: { ...FULL.hotKey, rounds: 1, windowMs: 500, drainMs: 800, settleMs: 2_000 },
+  http: {
+    ...FULL.http,
+    slices: 3,
+    sliceS: 0.3,
+    warmupS: 0.2,
+    roundTripMs: 120,
+    connections: [1],
+  },
+  memory: { ...FULL.memory, heldLocks: 2_000 },
+  lingering: { ...FULL.lingering, locks: 300 },
+  soak: { ...FULL.soak, cycles: 30_000, warmupCycles: 3_000, maxMs: 15_000, checkpoints: 3 },
 };
 
-export type WorkloadName = 'uncontended' | 'many-keys' | 'contended' | 'http' | 'soak';
+export type WorkloadName =
+  'uncontended' | 'many-keys' | 'scaling' | 'hot-key' | 'http' | 'memory' | 'soak';
 export const WORKLOADS: readonly WorkloadName[] = [
   'uncontended',
   'many-keys',
-  'contended',
+  'scaling',
+  'hot-key',
   'http',
+  'memory',
   'soak',
 ];
 
@@ -106,6 +198,8 @@ export interface CliOptions {
   readonly contenders: readonly string[] | undefined;
   /** Whether BENCHMARKS.md and the SVG are regenerated (full runs of every workload). */
   readonly writeDocs: boolean;
+  /** `--no-profile`: skip the CPU profiles a full run takes when an uncontended target misses. */
+  readonly profile: boolean;
 }
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
@@ -121,7 +215,6 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
           throw new Error(`--only: unknown workload "${name}"; expected ${WORKLOADS.join(', ')}`);
         })
     : WORKLOADS;
-  const forceDocs = argv.includes('--write-docs');
   const contendersArg = argv.find((arg) => arg.startsWith('--contenders='));
   const contenders = contendersArg?.slice('--contenders='.length).split(',');
   return {
@@ -129,6 +222,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     only,
     report: argv.find((arg) => arg.startsWith('--report='))?.slice('--report='.length),
     contenders,
-    writeDocs: forceDocs || (!quick && only.length === WORKLOADS.length && !contenders),
+    writeDocs:
+      argv.includes('--write-docs') || (!quick && only.length === WORKLOADS.length && !contenders),
+    profile: !quick && !argv.includes('--no-profile'),
   };
 }

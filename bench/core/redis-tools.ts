@@ -1,13 +1,28 @@
+/**
+ * Admin connections to the fleet's nodes, apart from every contender's own connections: server
+ * statistics around each turn, memory, and the cleanup between workloads.
+ */
 import { Redis } from 'ioredis';
 
-/** Admin connections to the fleet's nodes, outside every contender's own connections. */
+/** Calls and server time (µs) of one command type, e.g. `set`, `evalsha`, `script|load`. */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+}
+
+/** What one `INFO cpu commandstats` says, summed over the nodes asked. */
+export interface ServerStats {
+  readonly commands: Map<string, CommandStat>;
+  /** `used_cpu_user_main_thread + used_cpu_sys_main_thread`, µs. */
+  readonly mainThreadCpuUs: number;
+}
+
 export class RedisAdmin {
   private readonly clients: Redis[];
 
   constructor(readonly urls: readonly string[]) {
     this.clients = urls.map(
-      (url) =>
-        new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false }),
+      (url) => new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 }),
     );
     for (const client of this.clients) client.on('error', () => undefined);
   }
@@ -16,29 +31,45 @@ export class RedisAdmin {
     return this.clients[index]!;
   }
 
-  /** Empties every node (synchronously on the server), so each run starts from the same state. */
-  async flushAll(count = this.clients.length): Promise<void> {
-    await Promise.all(this.clients.slice(0, count).map((client) => client.flushall('SYNC')));
+  /** The first `count` nodes. */
+  first(count: number): Redis[] {
+    return this.clients.slice(0, count);
   }
 
-  async resetStats(count: number): Promise<void> {
-    await Promise.all(this.clients.slice(0, count).map((client) => client.config('RESETSTAT')));
-  }
-
-  /** Server-side CPU spent in commands (µs) and the number of calls, summed over `count` nodes. */
-  async commandStats(count: number): Promise<{ usec: number; calls: number }> {
-    const infos = await Promise.all(
-      this.clients.slice(0, count).map((client) => client.info('commandstats')),
-    );
-    let usec = 0;
-    let calls = 0;
+  /**
+   * Command statistics and main-thread CPU of the first `count` nodes. One `INFO` per node: the
+   * call itself lands in `cmdstat_info` of the next reading, which `topLevelUsec` leaves out.
+   */
+  async stats(count: number): Promise<ServerStats> {
+    const infos = await Promise.all(this.first(count).map((c) => c.info('cpu', 'commandstats')));
+    const commands = new Map<string, CommandStat>();
+    let cpu = 0;
     for (const info of infos) {
-      for (const match of info.matchAll(/calls=(\d+),usec=(\d+)/g)) {
-        calls += Number(match[1]);
-        usec += Number(match[2]);
+      for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+        const stat = commands.get(m[1]!) ?? { calls: 0, usec: 0 };
+        stat.calls += Number(m[2]);
+        stat.usec += Number(m[3]);
+        commands.set(m[1]!, stat);
       }
+      const user = /used_cpu_user_main_thread:([\d.]+)/.exec(info)?.[1];
+      const sys = /used_cpu_sys_main_thread:([\d.]+)/.exec(info)?.[1];
+      cpu += (Number(user ?? 0) + Number(sys ?? 0)) * 1e6;
     }
-    return { usec, calls };
+    return { commands, mainThreadCpuUs: cpu };
+  }
+
+  /** `used_memory` of node `index`, bytes. */
+  async usedMemory(index = 0): Promise<number> {
+    const info = await this.clients[index]!.info('memory');
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+  }
+
+  /**
+   * Empties the first `count` nodes. Callers audit what is left first (`auditKeys`): a flush
+   * that nobody counted would hide exactly the keys a lock library forgets.
+   */
+  async flushAll(count = this.clients.length): Promise<void> {
+    await Promise.all(this.first(count).map((client) => client.flushall('SYNC')));
   }
 
   async serverVersion(): Promise<string> {
@@ -57,85 +88,13 @@ export class RedisAdmin {
   }
 }
 
-/**
- * Reads one key on every node at (nearly) the same moment, every `everyMs`, and counts the
- * samples in which some node holds the key but no value is held by a majority ("stuck").
- */
-export class StuckSampler {
-  private readonly clients: Redis[];
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight = false;
-  private previousStuck: string | undefined;
-  samples = 0;
-  held = 0;
-  stuck = 0;
-  /** Stuck samples whose split state is exactly the one of the previous sample (~5 ms before). */
-  lingering = 0;
-  errors = 0;
-
-  constructor(
-    urls: readonly string[],
-    private readonly key: string,
-    private readonly everyMs: number,
-    private readonly maxSamples: number,
-  ) {
-    this.clients = urls.map(
-      (url) => new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 }),
-    );
-    for (const client of this.clients) client.on('error', () => undefined);
+/** `after - before`, per command type and for the CPU. */
+export function statsDelta(before: ServerStats, after: ServerStats): ServerStats {
+  const commands = new Map<string, CommandStat>();
+  for (const [name, stat] of after.commands) {
+    const prior = before.commands.get(name) ?? { calls: 0, usec: 0 };
+    const calls = stat.calls - prior.calls;
+    if (calls > 0) commands.set(name, { calls, usec: stat.usec - prior.usec });
   }
-
-  async ready(): Promise<void> {
-    await Promise.all(this.clients.map((client) => client.ping()));
-  }
-
-  /** Samples until `endAt` (a `performance.now()` time) or `maxSamples`, whichever is first. */
-  start(endAt: number): void {
-    const quorum = Math.floor(this.clients.length / 2) + 1;
-    this.timer = setInterval(() => {
-      if (this.inFlight) return;
-      if (performance.now() >= endAt || this.samples >= this.maxSamples) {
-        this.stop();
-        return;
-      }
-      this.inFlight = true;
-      Promise.all(this.clients.map((client) => client.get(this.key))).then(
-        (values) => {
-          this.inFlight = false;
-          this.samples += 1;
-          const counts = new Map<string, number>();
-          for (const value of values) {
-            if (value !== null) counts.set(value, (counts.get(value) ?? 0) + 1);
-          }
-          if (counts.size === 0) {
-            this.previousStuck = undefined;
-            return;
-          }
-          this.held += 1;
-          if (Math.max(...counts.values()) >= quorum) {
-            this.previousStuck = undefined;
-            return;
-          }
-          this.stuck += 1;
-          const state = values.map((value) => value ?? '').join('|');
-          if (state === this.previousStuck) this.lingering += 1;
-          this.previousStuck = state;
-        },
-        () => {
-          this.inFlight = false;
-          this.errors += 1;
-        },
-      );
-    }, this.everyMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  close(): void {
-    this.stop();
-    for (const client of this.clients) client.disconnect();
-  }
+  return { commands, mainThreadCpuUs: after.mainThreadCpuUs - before.mainThreadCpuUs };
 }

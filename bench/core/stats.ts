@@ -15,7 +15,7 @@ export class Samples {
   private readonly values: Float64Array;
   private seen = 0;
 
-  constructor(readonly capacity = 1_000_000) {
+  constructor(readonly capacity = 200_000) {
     this.values = new Float64Array(capacity);
   }
 
@@ -63,8 +63,45 @@ export function summarize(sorted: ArrayLike<number>): LatencySummary {
 }
 
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return spread(values).median;
+}
+
+/**
+ * Centre and spread of a handful of per-round values. With few rounds the min–max range is the
+ * honest spread; the interquartile range (linear interpolation) is given for longer runs.
+ */
+export interface Spread {
+  readonly n: number;
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly q1: number;
+  readonly q3: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) {
+    return { n: 0, median: Number.NaN, min: Number.NaN, max: Number.NaN, q1: NaN, q3: NaN };
+  }
+  const at = (q: number): number => {
+    const pos = (n - 1) * q;
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+  };
+  return { n, median: at(0.5), min: sorted[0]!, max: sorted[n - 1]!, q1: at(0.25), q3: at(0.75) };
+}
+
+/**
+ * Ratios paired by round (`a[i] / b[i]`): both sides ran in the same round, back to back, so a
+ * load swing on the shared machine moves both and largely cancels in their ratio.
+ */
+export function pairedRatios(a: readonly number[], b: readonly number[]): Spread {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i += 1) {
+    if (b[i]! > 0 && Number.isFinite(a[i]!)) ratios.push(a[i]! / b[i]!);
+  }
+  return spread(ratios);
 }

@@ -1,9 +1,13 @@
+/** The shape of a run, as saved to bench/results/*.json and read back by `--report`. */
 import type { BenchConfig, WorkloadName } from '../core/config.js';
+import type { Audit } from '../core/key-audit.js';
 import type { ProfileOutcome } from '../profile.js';
-import type { ContendedResult } from '../workloads/contended.js';
-import type { HttpResult } from '../workloads/http.js';
+import type { HotKeyBlock } from '../workloads/hot-key.js';
+import type { HttpBlock } from '../workloads/http.js';
+import type { LingeringBlock } from '../workloads/lingering.js';
+import type { MemoryBlock } from '../workloads/memory.js';
 import type { SoakResult } from '../workloads/soak.js';
-import type { ThroughputResult } from '../workloads/throughput.js';
+import type { ThroughputBlock } from '../workloads/throughput.js';
 
 export interface Machine {
   readonly cpuModel: string;
@@ -24,13 +28,25 @@ export interface Versions {
   readonly packages: Record<string, string>;
 }
 
-export type TargetStatus = 'PASS' | 'MISS' | 'n/a';
+/** `info`: reported, no threshold (the scaling rows). */
+export type TargetStatus = 'met' | 'MISSED' | 'n/a' | 'info';
 
 export interface TargetResult {
+  /** Stable slug: the key of its "why" note in bench/analysis.md. */
+  readonly id: string;
   readonly area: string;
   readonly target: string;
   readonly measured: string;
+  /** The headline ratio (median of per-round ratios), where the target is a ratio. */
+  readonly ratio: number | undefined;
   readonly status: TargetStatus;
+}
+
+/** 1-minute load average at the start and end of each phase. */
+export interface PhaseLoad {
+  readonly phase: string;
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface RunResult {
@@ -41,13 +57,19 @@ export interface RunResult {
   readonly machine: Machine;
   readonly versions: Versions;
   readonly config: BenchConfig;
-  readonly uncontended: ThroughputResult[];
-  readonly manyKeys: ThroughputResult[];
-  readonly contended: ContendedResult[];
-  readonly http: HttpResult[];
+  readonly uncontended: ThroughputBlock[];
+  readonly manyKeys: ThroughputBlock[];
+  readonly scaling: ThroughputBlock[];
+  readonly hotKey: HotKeyBlock[];
+  http: HttpBlock | undefined;
+  memory: MemoryBlock | undefined;
+  lingering: LingeringBlock | undefined;
   soak: SoakResult | undefined;
+  /** Audits taken outside the blocks (start of the run). */
+  readonly audits: Audit[];
+  readonly phases: PhaseLoad[];
   targets: TargetResult[];
-  /** CPU profiles taken because an uncontended target was missed. */
+  /** CPU profiles taken because an uncontended target was missed (full runs). */
   profiles: ProfileOutcome[];
   /** Unhandled rejections seen during the run (logged, not fatal). */
   unhandled: string[];

@@ -1,21 +1,34 @@
 /** A self-contained SVG bar chart of the main numbers, written by the bench itself. */
 import { CONTENDERS, type ContenderId } from '../core/contenders.js';
+import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
+import type { ThroughputBlock } from '../workloads/throughput.js';
+import { medianOf } from './ratios.js';
 import type { RunResult } from './results.js';
 
 const COLORS: Record<ContenderId, string> = {
   ours: '#2563eb',
+  'ours-using': '#60a5fa',
+  'ours-engine': '#93c5fd',
   redlock: '#ea580c',
   'redlock-fast': '#f59e0b',
+  sesame: '#9333ea',
+  'sesame-fast': '#c084fc',
   semaphore: '#16a34a',
   limit: '#6b7280',
+  'limit-pipelined': '#9ca3af',
 };
 
 const LEGEND: Record<ContenderId, string> = {
-  ours: 'ours',
-  redlock: 'node-redlock (defaults)',
-  'redlock-fast': 'node-redlock (retry 10±10 ms)',
+  ours: 'ours (service)',
+  'ours-using': 'ours (using)',
+  'ours-engine': 'ours (engine)',
+  redlock: 'node-redlock',
+  'redlock-fast': 'node-redlock 10±10',
+  sesame: 'sesame redlock',
+  'sesame-fast': 'sesame 10±10',
   semaphore: 'redis-semaphore',
   limit: 'limit (hand-written)',
+  'limit-pipelined': 'limit, auto-pipelined',
 };
 
 interface Bar {
@@ -55,44 +68,34 @@ function formatValue(value: number): string {
 function panels(run: RunResult): Panel[] {
   const out: Panel[] = [];
   const nodesLabel = (n: number): string => `${n} node${n > 1 ? 's' : ''}`;
-  const throughput = (title: string, rows: RunResult['uncontended']): void => {
-    if (rows.length === 0) return;
-    const nodes = [...new Set(rows.map((r) => r.nodes))];
+  const throughput = (title: string, blocks: readonly ThroughputBlock[]): void => {
+    if (blocks.length === 0) return;
     out.push({
       title,
-      groups: nodes.map((n) => ({
-        label: nodesLabel(n),
-        bars: rows
-          .filter((r) => r.nodes === n)
-          .map((r) => ({ contender: r.contender, value: r.opsPerSec })),
+      groups: blocks.map((block) => ({
+        label: nodesLabel(block.nodes),
+        bars: block.rows.map((r) => ({
+          contender: r.contender,
+          value: medianOf(r, (t) => t.opsPerSec),
+        })),
       })),
     });
   };
   throughput(
-    'Uncontended acquire + release, one at a time (ops/s, higher is better)',
+    'Uncontended acquire + release, one at a time (ops/s, median of rounds)',
     run.uncontended,
   );
   throughput(`${run.config.manyKeys.inFlight} in flight on distinct keys (ops/s)`, run.manyKeys);
-  const contended = run.contended.filter((r) => !r.calibration);
-  if (contended.length > 0) {
-    const configs = [...new Set(contended.map((r) => `${r.nodes}/${r.processes}`))];
-    const groups = (pick: (r: RunResult['contended'][number]) => number): Group[] =>
-      configs.map((key) => {
-        const [nodes, processes] = key.split('/').map(Number) as [number, number];
-        return {
-          label: `${nodesLabel(nodes)}, ${processes} proc${processes > 1 ? 's' : ''}`,
-          bars: contended
-            .filter((r) => r.nodes === nodes && r.processes === processes)
-            .map((r) => ({ contender: r.contender, value: pick(r) })),
-        };
-      });
+  if (run.hotKey.length > 0) {
+    const groups = (pick: (t: HotKeyTurn) => number): Group[] =>
+      run.hotKey.map((block) => ({
+        label: `${nodesLabel(block.nodes)}, ${block.processes} proc${block.processes > 1 ? 's' : ''}`,
+        bars: block.rows.map((r) => ({ contender: r.contender, value: medianOf(r, pick) })),
+      }));
+    out.push({ title: 'Hot key, 8 workers: hand-offs/s', groups: groups((t) => t.handoffsPerSec) });
     out.push({
-      title: 'Contended hot key, 8 workers: hand-offs/s',
-      groups: groups((r) => r.handoffsPerSec),
-    });
-    out.push({
-      title: 'Contended hot key, 8 workers: acquisitions/s',
-      groups: groups((r) => r.acquisitionsPerSec),
+      title: 'Hot key, 8 workers: acquisitions/s',
+      groups: groups((t) => t.acquisitionsPerSec),
     });
   }
   return out;
@@ -107,9 +110,14 @@ export function renderSvg(run: RunResult): string {
   y += 18;
   let x = 12;
   for (const info of CONTENDERS) {
+    // Wrap the legend before it runs off the right edge.
+    if (x + 22 + LEGEND[info.id].length * 6.8 > WIDTH) {
+      x = 12;
+      y += 16;
+    }
     parts.push(`<rect x="${x}" y="${y - 9}" width="10" height="10" fill="${COLORS[info.id]}"/>`);
     parts.push(`<text x="${x + 14}" y="${y}" font-size="11">${escapeXml(LEGEND[info.id])}</text>`);
-    x = Math.round(x + 22 + LEGEND[info.id].length * 6.2);
+    x = Math.round(x + 22 + LEGEND[info.id].length * 6.8);
   }
   y += 12;
   const barArea = WIDTH - LEFT - RIGHT;

@@ -14,6 +14,11 @@ export interface HotLoopSpec {
   readonly firstWorker: number;
   readonly holdMs: number;
   readonly drainMs: number;
+  /**
+   * How long to wait for abandoned calls (a library that ignores the abort keeps retrying until
+   * its own budget ends) before returning, so they do not run into the next contender's turn.
+   */
+  readonly settleMs: number;
   readonly maxAcquisitionsPerWorker: number;
 }
 
@@ -31,6 +36,8 @@ export interface HotLoopRecords {
   cut: number;
   /** Workers whose call neither finished nor honoured the abort (abandoned). */
   abandoned: number;
+  /** Of those, how many were still running after `settleMs` (they overlap the next turn). */
+  stillRunning: number;
   releaseErrors: number;
   firstError: string | undefined;
   /** Attempts per acquisition where the contender reports them. */
@@ -51,6 +58,7 @@ export async function runHotLoop(
     giveUps: 0,
     cut: 0,
     abandoned: 0,
+    stillRunning: 0,
     releaseErrors: 0,
     firstError: undefined,
     attempts: undefined,
@@ -103,7 +111,11 @@ export async function runHotLoop(
   const drained = await settledWithin(all, Math.max(0, windowEnd - mono()) + spec.drainMs);
   if (!drained) {
     controller.abort();
-    if (!(await settledWithin(all, 1_000))) records.abandoned = spec.workers - finished;
+    if (!(await settledWithin(all, 1_000))) {
+      records.abandoned = spec.workers - finished;
+      await settledWithin(all, spec.settleMs);
+      records.stillRunning = spec.workers - finished;
+    }
   }
   const attemptsAfter = contender.attempts?.();
   if (attemptsBefore && attemptsAfter) {

@@ -1,16 +1,23 @@
 /**
- * Child process of workload 4: a small Nest (express) app with the same handler three times:
+ * Child process of the HTTP workload: a small Nest (express) app with the same handler three times:
  * plain, under `@WithLock`, and, as a control, around the hand-written lock (the "limit"
  * contender) called by hand, on the nodes the parent passes in.
  */
 import 'reflect-metadata';
 import type { Server } from 'node:http';
-import { Controller, type DynamicModule, Get, Module, Param } from '@nestjs/common';
+import {
+  Controller,
+  type DynamicModule,
+  Get,
+  type INestApplication,
+  Module,
+  Param,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RedlockModule, RedlockService, WithLock } from '../../lib/index.js';
 import { messageOf } from '../core/clock.js';
 import { type Contender, createContender } from '../core/contenders.js';
-import { type ChildMessage, exitWithParent, parentMessage, reply } from '../core/processes.js';
+import { type ChildMessage, exitWithParent, reply } from '../core/processes.js';
 
 /** The hand-written lock of the control route, created before the app. */
 let handWritten: Contender | undefined;
@@ -23,7 +30,7 @@ class BenchController {
   }
 
   @Get('locked/:id')
-  @WithLock('http:<0>', { ttl: 5_000 })
+  @WithLock('b:ours:http:<0>', { ttl: 5_000 })
   locked(@Param('id') id: string): { id: string } {
     return { id };
   }
@@ -31,7 +38,7 @@ class BenchController {
   /** Control: the same two round trips without the library, to see what HTTP adds to them. */
   @Get('limit/:id')
   async limit(@Param('id') id: string): Promise<{ id: string }> {
-    const handle = await handWritten!.acquire(`http-limit:${id}`);
+    const handle = await handWritten!.acquire(`b:limit:http:${id}`);
     try {
       return { id };
     } finally {
@@ -45,7 +52,7 @@ class BenchAppModule {
   static register(nodes: readonly string[]): DynamicModule {
     return {
       module: BenchAppModule,
-      imports: [RedlockModule.forRoot({ nodes, logger: false })],
+      imports: [RedlockModule.forRoot({ nodes: [...nodes] })],
       controllers: [BenchController],
     };
   }
@@ -70,9 +77,15 @@ export interface RoundTripReply extends ChildMessage {
   readonly totalMs: number;
 }
 
-async function main(): Promise<void> {
-  exitWithParent();
-  const { urls } = await parentMessage<HttpAppConfigMessage>('config');
+interface Serving {
+  readonly app: INestApplication;
+  readonly redlock: RedlockService;
+  readonly port: number;
+}
+
+/** A new app on new nodes (the previous one is closed first): one process for every node count. */
+async function serve(urls: readonly string[], previous: Serving | undefined): Promise<Serving> {
+  if (previous) await Promise.allSettled([previous.app.close(), handWritten?.close()]);
   handWritten = await createContender('limit', urls, {
     mode: 'uncontended',
     ttl: 5_000,
@@ -81,47 +94,62 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(BenchAppModule.register(urls), { logger: false });
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address() as { port: number };
-  const redlock = app.get(RedlockService);
-  let rtKey = 0;
-  process.on('message', (message: unknown) => {
-    const type = (message as ChildMessage | undefined)?.type;
-    if (type === 'measure-rt') {
-      // The locks' own round trips (acquire + release, one at a time) through the app's
-      // connections, measured between load runs while the app is idle.
-      const { lock, ms, maxOps } = message as RoundTripRequest;
-      void (async () => {
-        const end = performance.now() + ms;
-        let ops = 0;
-        let totalMs = 0;
-        while (performance.now() < end && ops < maxOps) {
-          const t0 = performance.now();
-          const key = `rt:${(rtKey += 1)}`;
-          if (lock === 'ours') {
-            const held = await redlock.acquire(key, { ttl: 5_000 });
-            await held.release();
-          } else {
-            const held = await handWritten!.acquire(key);
-            await handWritten!.release(held);
-          }
-          totalMs += performance.now() - t0;
-          ops += 1;
-        }
-        const answer: RoundTripReply = { type: 'rt', ops, totalMs };
-        await reply(answer);
-      })().catch((error: unknown) => reply({ type: 'error', message: messageOf(error) }));
-      return;
-    }
-    if (type !== 'stop') return;
-    const timer = setTimeout(() => process.exit(0), 2_000);
-    void Promise.allSettled([app.close(), handWritten?.close()]).finally(() => {
-      clearTimeout(timer);
-      process.exit(0);
-    });
-  });
-  await reply({ type: 'listening', port: address.port });
+  return { app, redlock: app.get(RedlockService), port: address.port };
 }
 
-main().catch(async (error: unknown) => {
-  await reply({ type: 'error', message: messageOf(error) }).catch(() => undefined);
-  process.exit(1);
-});
+/**
+ * The locks' own round trips (acquire + release, one at a time) through the app's connections,
+ * measured between load slices while the app is idle.
+ */
+async function roundTrips(serving: Serving, request: RoundTripRequest): Promise<RoundTripReply> {
+  const { lock, ms, maxOps } = request;
+  const end = performance.now() + ms;
+  let ops = 0;
+  let totalMs = 0;
+  while (performance.now() < end && ops < maxOps) {
+    const t0 = performance.now();
+    const key = `b:${lock}:rt:${(rtKey += 1)}`;
+    if (lock === 'ours') {
+      const held = await serving.redlock.acquire(key, { ttl: 5_000 });
+      await held.release();
+    } else {
+      const held = await handWritten!.acquire(key);
+      await handWritten!.release(held);
+    }
+    totalMs += performance.now() - t0;
+    ops += 1;
+  }
+  return { type: 'rt', ops, totalMs };
+}
+
+let rtKey = 0;
+
+function main(): void {
+  exitWithParent();
+  let serving: Serving | undefined;
+  let queue = Promise.resolve();
+  process.on('message', (raw: unknown) => {
+    const message = raw as ChildMessage;
+    if (message.type === 'stop') {
+      const timer = setTimeout(() => process.exit(0), 2_000);
+      void Promise.allSettled([serving?.app.close(), handWritten?.close()]).finally(() => {
+        clearTimeout(timer);
+        process.exit(0);
+      });
+      return;
+    }
+    // In order, one at a time: a measurement never overlaps a restart.
+    queue = queue
+      .then(async () => {
+        if (message.type === 'config') {
+          serving = await serve((message as HttpAppConfigMessage).urls, serving);
+          await reply({ type: 'listening', port: serving.port });
+        } else if (message.type === 'measure-rt' && serving) {
+          await reply(await roundTrips(serving, message as RoundTripRequest));
+        }
+      })
+      .catch((error: unknown) => reply({ type: 'error', message: messageOf(error) }));
+  });
+}
+
+main();

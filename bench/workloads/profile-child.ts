@@ -41,6 +41,7 @@ async function main(): Promise<void> {
         firstWorker: 0,
         holdMs: 1,
         drainMs: 2_000,
+        settleMs: 10_000,
         maxAcquisitionsPerWorker: 1e6,
       },
       start,

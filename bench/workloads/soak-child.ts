@@ -1,12 +1,16 @@
 /**
- * Child process of workload 5 (run with --expose-gc): a million acquire/release cycles with 64
- * in flight over a key space small enough that some calls collide and wait, so subscriptions
- * and wake-ups are exercised too. Heap, RSS and the process's active handles are read after a
- * forced GC before and after the measured cycles.
+ * Child of the soak (run with --expose-gc): ours through `RedlockService`, acquire + release
+ * cycles with 64 in flight over a key space small enough that some calls collide and wait, so
+ * subscriptions and wake-ups are exercised too. The heap (after GC) and the process's active
+ * handles are read before, at checkpoints during, and after the measured cycles.
  */
+import 'reflect-metadata';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLockAdapter, type LockAdapter, Redlock } from '../../lib/index.js';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RedlockModule, RedlockService } from '../../lib/index.js';
 import { messageOf } from '../core/clock.js';
+import { resourceName } from '../core/contenders.js';
 import { type ChildMessage, exitWithParent, parentMessage, reply } from '../core/processes.js';
 
 export interface SoakConfigMessage extends ChildMessage {
@@ -17,20 +21,18 @@ export interface SoakConfigMessage extends ChildMessage {
   readonly concurrency: number;
   readonly keySpace: number;
   readonly maxMs: number;
+  readonly checkpoints: number;
 }
 
 export interface SoakSnapshot {
+  /** Cycles done when the snapshot was taken (0 = before the measured part). */
+  readonly cycles: number;
   readonly heapUsed: number;
   readonly rss: number;
-  readonly external: number;
   /** `process.getActiveResourcesInfo()` counted by kind (Timeout, TCPSocketWrap, ...). */
   readonly resources: Record<string, number>;
   /** Locks the engine still tracks as held. */
   readonly held: number;
-  /** Keys with an in-process release listener (waiters). */
-  readonly localWaiters: number;
-  /** Release channels the adapter is subscribed to (ioredis adapter only). */
-  readonly channels: number | undefined;
 }
 
 export interface SoakResultMessage extends ChildMessage {
@@ -39,10 +41,14 @@ export interface SoakResultMessage extends ChildMessage {
   readonly elapsedMs: number;
   readonly errors: number;
   readonly firstError: string | undefined;
-  /** Acquisitions that needed more than one attempt (collisions that waited). */
-  readonly waited: number;
-  readonly before: SoakSnapshot;
-  readonly after: SoakSnapshot;
+  readonly snapshots: SoakSnapshot[];
+}
+
+@Module({})
+class SoakModule {
+  static register(url: string): DynamicModule {
+    return { module: SoakModule, imports: [RedlockModule.forRoot({ nodes: [url] })] };
+  }
 }
 
 function countResources(): Record<string, number> {
@@ -51,26 +57,22 @@ function countResources(): Record<string, number> {
   return counts;
 }
 
-async function snapshot(engine: Redlock, adapter: LockAdapter): Promise<SoakSnapshot> {
+async function snapshot(service: RedlockService, cycles: number): Promise<SoakSnapshot> {
   // Let unsubscribes and timers of the last cycles settle, then collect twice (weak refs,
   // finalizers) before reading.
-  await delay(300);
+  await delay(200);
   const collect = globalThis.gc;
   if (!collect) throw new Error('run the soak child with --expose-gc');
   collect();
   await delay(10);
   collect();
   const memory = process.memoryUsage();
-  const internals = engine as unknown as { local?: { size?: number } };
-  const channels = (adapter as unknown as { channels?: Map<string, unknown> }).channels;
   return {
+    cycles,
     heapUsed: memory.heapUsed,
     rss: memory.rss,
-    external: memory.external,
     resources: countResources(),
-    held: engine.heldCount,
-    localWaiters: internals.local?.size ?? -1,
-    channels: channels?.size,
+    held: service.engine.heldCount,
   };
 }
 
@@ -80,31 +82,22 @@ async function main(): Promise<void> {
     if ((message as ChildMessage | undefined)?.type === 'stop') process.exit(0);
   });
   const config = await parentMessage<SoakConfigMessage>('config');
-  const adapter = createLockAdapter(config.url);
-  await adapter.ready?.(5_000);
-  let waited = 0;
-  const engine = new Redlock([adapter], {
-    onEvent: (event) => {
-      if (event.type === 'acquired' && event.attempts > 1) waited += 1;
-    },
+  const app = await NestFactory.createApplicationContext(SoakModule.register(config.url), {
+    logger: false,
   });
+  const service = app.get(RedlockService);
   let errors = 0;
   let firstError: string | undefined;
+  let done = 0;
 
-  const cycles = async (
-    count: number,
-    maxMs: number,
-  ): Promise<{ done: number; elapsedMs: number }> => {
+  const cycles = async (count: number, endAt: number): Promise<void> => {
     let next = 0;
-    let done = 0;
-    const start = performance.now();
-    const end = start + maxMs;
     const lane = async (): Promise<void> => {
-      while (next < count && performance.now() < end) {
+      while (next < count && performance.now() < endAt) {
         next += 1;
-        const key = `soak:${Math.floor(Math.random() * config.keySpace)}`;
+        const key = resourceName('ours', 'soak', Math.floor(Math.random() * config.keySpace));
         try {
-          const lock = await engine.acquire(key, { ttl: 10_000, wait: 5_000 });
+          const lock = await service.acquire(key, { ttl: 10_000, wait: 5_000 });
           await lock.release();
           done += 1;
         } catch (error) {
@@ -115,27 +108,32 @@ async function main(): Promise<void> {
       }
     };
     await Promise.all(Array.from({ length: config.concurrency }, lane));
-    return { done, elapsedMs: performance.now() - start };
   };
 
-  await cycles(config.warmupCycles, config.maxMs);
-  waited = 0;
-  const before = await snapshot(engine, adapter);
-  const run = await cycles(config.cycles, config.maxMs);
-  const after = await snapshot(engine, adapter);
+  await cycles(config.warmupCycles, performance.now() + config.maxMs);
+  done = 0;
+  const snapshots = [await snapshot(service, 0)];
+  const start = performance.now();
+  const endAt = start + config.maxMs;
+  const step = Math.ceil(config.cycles / config.checkpoints);
+  let elapsedMs = 0;
+  for (let k = 1; k <= config.checkpoints && performance.now() < endAt; k += 1) {
+    const before = performance.now();
+    await cycles(Math.min(step, config.cycles - done), endAt);
+    elapsedMs += performance.now() - before;
+    // The snapshot's settle time is kept out of the rate.
+    snapshots.push(await snapshot(service, done));
+  }
   const result: SoakResultMessage = {
     type: 'result',
-    cycles: run.done,
-    elapsedMs: run.elapsedMs,
+    cycles: done,
+    elapsedMs,
     errors,
     firstError,
-    waited,
-    before,
-    after,
+    snapshots,
   };
   await reply(result);
-  await engine.close();
-  await adapter.close();
+  await app.close();
 }
 
 main().catch(async (error: unknown) => {

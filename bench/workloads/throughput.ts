@@ -1,39 +1,66 @@
 /**
- * Workloads 1 and 2: uncontended acquire + release, one new key per iteration.
- * 1: one call at a time (ops/s and latency); 2: 64 calls in flight on distinct keys (ops/s).
- * Contenders run in interleaved rounds (the order rotates each round) on freshly flushed nodes,
- * so drift in machine load spreads evenly over them.
+ * Uncontended acquire + release on a new key per call, `inFlight` calls at a time: workloads
+ * "uncontended" (1 in flight), "many keys" (64) and every cell of "scaling". Contenders take
+ * turns within each round (see `interleave`); each turn measures, for that contender alone:
+ * ops/s, latency, client CPU (`process.cpuUsage`), Redis command time counted once
+ * (`topLevelUsec`) and Redis main-thread CPU. Nothing is flushed between rounds: what a turn
+ * leaves stays visible to the audit at the end of the block.
  */
-import { type BenchConfig } from '../core/config.js';
+import { messageOf } from '../core/clock.js';
+import type { ThroughputKnobs } from '../core/config.js';
 import {
   type Contender,
   type ContenderId,
   contenderInfo,
   createContender,
+  resourceName,
 } from '../core/contenders.js';
-import { messageOf } from '../core/clock.js';
-import type { RedisAdmin } from '../core/redis-tools.js';
-import { type LatencySummary, Samples } from '../core/stats.js';
+import { type Audit, auditKeys } from '../core/key-audit.js';
+import { type CommandProfile, calibrate, topLevelUsec } from '../core/redis-time.js';
+import { type RedisAdmin, statsDelta } from '../core/redis-tools.js';
+import { interleave, type LoadSample } from '../core/rounds.js';
+import { Samples } from '../core/stats.js';
 
-export interface ThroughputResult {
-  readonly workload: 'uncontended' | 'many-keys';
-  readonly contender: ContenderId;
-  readonly label: string;
-  readonly nodes: number;
-  readonly inFlight: number;
+export interface Turn {
   readonly ops: number;
   readonly elapsedMs: number;
   readonly opsPerSec: number;
-  /** ops/s of each round, in round order. */
-  readonly rounds: readonly number[];
-  /** acquire + release, one call at a time (workload 1 only). */
-  readonly latency: LatencySummary | undefined;
+  readonly p50: number;
+  readonly p99: number;
   /** Client CPU (user + system) per operation, µs. */
   readonly cpuUsPerOp: number;
-  /** Server CPU in commands per operation, summed over the nodes, µs. */
-  readonly redisUsPerOp: number;
+  /** Redis command time per operation, top-level commands only, summed over the nodes, µs. */
+  readonly redisCmdUsPerOp: number;
+  /** Redis main-thread CPU per operation (commands + network + parsing), summed, µs. */
+  readonly redisCpuUsPerOp: number;
+  readonly redisApprox: boolean;
+  readonly unclassified: readonly string[];
   readonly errors: number;
   readonly firstError: string | undefined;
+}
+
+export interface ThroughputRow {
+  readonly contender: ContenderId;
+  readonly label: string;
+  /** One per round, in round order: paired with the other rows' turns of the same round. */
+  readonly turns: readonly Turn[];
+  readonly profile: CommandProfile | undefined;
+}
+
+export interface ThroughputBlock {
+  readonly workload: 'uncontended' | 'many-keys' | 'scaling';
+  readonly nodes: number;
+  readonly inFlight: number;
+  readonly rows: readonly ThroughputRow[];
+  readonly load: readonly LoadSample[];
+  /** Keys on the nodes after the last round, before the cleanup. */
+  readonly audit: Audit;
+}
+
+export interface ThroughputContext {
+  readonly urls: readonly string[];
+  readonly admin: RedisAdmin;
+  readonly log: (line: string) => void;
 }
 
 interface LoopOutcome {
@@ -45,6 +72,7 @@ interface LoopOutcome {
 
 const MAX_ERRORS = 1_000;
 
+/** `lanes` loops of acquire + release on new keys until `durationMs` or `maxOps`. */
 export async function runLanes(
   contender: Contender,
   prefix: string,
@@ -58,14 +86,15 @@ export async function runLanes(
   let firstError: string | undefined;
   const start = performance.now();
   const end = start + durationMs;
+  const cycle = contender.cycle?.bind(contender);
   const lane = async (): Promise<void> => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= end || next >= maxOps || errors >= MAX_ERRORS) return;
       const key = prefix + next++;
       try {
-        const handle = await contender.acquire(key);
-        await contender.release(handle);
+        if (cycle) await cycle(key);
+        else await contender.release(await contender.acquire(key));
       } catch (error) {
         errors += 1;
         firstError ??= messageOf(error);
@@ -78,111 +107,123 @@ export async function runLanes(
   return { ops: next - errors, elapsedMs: performance.now() - start, errors, firstError };
 }
 
-export interface ThroughputContext {
-  readonly urls: readonly string[];
-  readonly admin: RedisAdmin;
-  readonly config: BenchConfig;
-  readonly log: (line: string) => void;
-  readonly contenders: readonly ContenderId[];
-}
+/** Command profiles by contender: the command mix of a new-key acquire + release. */
+const profiles = new Map<string, CommandProfile>();
 
 export async function runThroughput(
-  workload: 'uncontended' | 'many-keys',
+  workload: ThroughputBlock['workload'],
   nodes: number,
-  { urls, admin, config, log, contenders: ids }: ThroughputContext,
-): Promise<ThroughputResult[]> {
-  const spec =
-    workload === 'uncontended' ? { ...config.uncontended, inFlight: 1 } : config.manyKeys;
+  inFlight: number,
+  knobs: ThroughputKnobs,
+  ids: readonly ContenderId[],
+  { urls, admin, log }: ThroughputContext,
+): Promise<ThroughputBlock> {
   const nodeUrls = urls.slice(0, nodes);
-  const contenders: Contender[] = [];
+  const contenders = new Map<string, Contender>();
+  const tag = `${workload}-${nodes}-${inFlight}`;
   try {
     for (const id of ids) {
-      contenders.push(
-        await createContender(id, nodeUrls, { mode: 'uncontended', ttl: spec.ttl, waitMs: 0 }),
-      );
-    }
-    const totals = new Map<
-      ContenderId,
-      LoopOutcome & { rounds: number[]; cpuUs: number; redisUs: number; samples: Samples }
-    >();
-    for (const contender of contenders) {
-      await admin.flushAll(nodes);
+      const contender = await createContender(id, nodeUrls, {
+        mode: 'uncontended',
+        ttl: knobs.ttl,
+        waitMs: 0,
+      });
+      contenders.set(id, contender);
+      if (!profiles.has(id)) {
+        const lanes = Math.min(inFlight, 8);
+        profiles.set(
+          id,
+          await calibrate(nodeUrls[0]!, async () => {
+            await runLanes(
+              contender,
+              resourceName(id, 'calibrate', ''),
+              lanes,
+              1_000,
+              100,
+              undefined,
+            );
+          }),
+        );
+      }
       const warm = await runLanes(
         contender,
-        'bench:warm:',
-        spec.inFlight,
-        spec.warmupMs,
-        spec.maxOpsPerRound,
+        resourceName(id, tag, 'warm', ''),
+        inFlight,
+        knobs.warmupMs,
+        knobs.maxOpsPerTurn,
         undefined,
       );
-      if (warm.ops === 0)
-        throw new Error(`${contender.id} failed every warm-up call: ${warm.firstError}`);
-      totals.set(contender.id, {
-        ops: 0,
-        elapsedMs: 0,
-        errors: 0,
-        firstError: undefined,
-        rounds: [],
-        cpuUs: 0,
-        redisUs: 0,
-        samples: new Samples(spec.rounds * spec.maxOpsPerRound),
-      });
+      if (warm.ops === 0) throw new Error(`${id} failed every warm-up call: ${warm.firstError}`);
     }
-    for (let round = 0; round < spec.rounds; round += 1) {
-      for (let k = 0; k < contenders.length; k += 1) {
-        const contender = contenders[(k + round) % contenders.length]!;
-        const total = totals.get(contender.id)!;
-        await admin.flushAll(nodes);
-        await admin.resetStats(nodes);
-        const cpu = process.cpuUsage();
-        const outcome = await runLanes(
-          contender,
-          `bench:${round}:`,
-          spec.inFlight,
-          spec.roundMs,
-          spec.maxOpsPerRound,
-          workload === 'uncontended' ? total.samples : undefined,
-        );
-        const used = process.cpuUsage(cpu);
-        const server = await admin.commandStats(nodes);
-        total.ops += outcome.ops;
-        total.elapsedMs += outcome.elapsedMs;
-        total.errors += outcome.errors;
-        total.firstError ??= outcome.firstError;
-        total.cpuUs += used.user + used.system;
-        total.redisUs += server.usec;
-        total.rounds.push((outcome.ops / outcome.elapsedMs) * 1_000);
-      }
-    }
-    const results = contenders.map((contender): ThroughputResult => {
-      const total = totals.get(contender.id)!;
-      const result: ThroughputResult = {
-        workload,
-        contender: contender.id,
-        label: contenderInfo(contender.id).label(nodes),
-        nodes,
-        inFlight: spec.inFlight,
-        ops: total.ops,
-        elapsedMs: total.elapsedMs,
-        opsPerSec: (total.ops / total.elapsedMs) * 1_000,
-        rounds: total.rounds,
-        latency: workload === 'uncontended' ? total.samples.summary() : undefined,
-        cpuUsPerOp: total.cpuUs / Math.max(1, total.ops),
-        redisUsPerOp: total.redisUs / Math.max(1, total.ops),
-        errors: total.errors,
-        firstError: total.firstError,
-      };
-      log(
-        `  ${workload} ${nodes} node(s) ${result.label}: ${result.opsPerSec.toFixed(0)} ops/s` +
-          (result.latency
-            ? `, p50 ${result.latency.p50.toFixed(3)} ms, p99 ${result.latency.p99.toFixed(3)} ms`
-            : '') +
-          (result.errors ? `, ${result.errors} errors (${result.firstError})` : ''),
+    const { turns, load } = await interleave(ids, knobs.rounds, async (id, round) => {
+      const contender = contenders.get(id)!;
+      const samples = new Samples(50_000);
+      const before = await admin.stats(nodes);
+      const cpu = process.cpuUsage();
+      const outcome = await runLanes(
+        contender,
+        resourceName(id, tag, round, ''),
+        inFlight,
+        knobs.turnMs,
+        knobs.maxOpsPerTurn,
+        samples,
       );
-      return result;
+      const used = process.cpuUsage(cpu);
+      const delta = statsDelta(before, await admin.stats(nodes));
+      const redis = topLevelUsec(delta.commands, profiles.get(id));
+      const ops = Math.max(1, outcome.ops);
+      const latency = samples.summary();
+      const turn: Turn = {
+        ops: outcome.ops,
+        elapsedMs: outcome.elapsedMs,
+        opsPerSec: (outcome.ops / outcome.elapsedMs) * 1_000,
+        p50: latency.p50,
+        p99: latency.p99,
+        cpuUsPerOp: (used.user + used.system) / ops,
+        redisCmdUsPerOp: redis.usec / ops,
+        redisCpuUsPerOp: delta.mainThreadCpuUs / ops,
+        redisApprox: redis.approximate,
+        unclassified: redis.unclassified,
+        errors: outcome.errors,
+        firstError: outcome.firstError,
+      };
+      return turn;
     });
-    return results;
+    const rows = ids.map((id): ThroughputRow => ({
+      contender: id,
+      label: contenderInfo(id).label(nodes),
+      turns: turns.get(id)!,
+      profile: profiles.get(id),
+    }));
+    for (const row of rows) logRow(log, workload, nodes, inFlight, row);
+    const audit: Audit = {
+      when: `after ${workload}, ${nodes} node(s), ${inFlight} in flight`,
+      nodes,
+      owners: await auditKeys(admin.first(nodes)),
+    };
+    await admin.flushAll(nodes);
+    return { workload, nodes, inFlight, rows, load, audit };
   } finally {
-    await Promise.allSettled(contenders.map((contender) => contender.close()));
+    await Promise.allSettled([...contenders.values()].map((contender) => contender.close()));
   }
+}
+
+function logRow(
+  log: (line: string) => void,
+  workload: string,
+  nodes: number,
+  inFlight: number,
+  row: ThroughputRow,
+): void {
+  const med = (pick: (t: Turn) => number): number => {
+    const values = row.turns.map(pick).sort((a, b) => a - b);
+    return values[Math.floor(values.length / 2)] ?? Number.NaN;
+  };
+  const errors = row.turns.reduce((sum, t) => sum + t.errors, 0);
+  log(
+    `  ${workload} ${nodes} node(s) ×${inFlight} ${row.label}: ${med((t) => t.opsPerSec).toFixed(0)} ops/s, ` +
+      `p99 ${med((t) => t.p99).toFixed(3)} ms, CPU ${med((t) => t.cpuUsPerOp).toFixed(1)} µs/op, ` +
+      `Redis ${med((t) => t.redisCmdUsPerOp).toFixed(1)} µs/op (main thread ${med((t) => t.redisCpuUsPerOp).toFixed(1)})` +
+      (errors ? `, ${errors} errors (${row.turns.find((t) => t.firstError)?.firstError})` : ''),
+  );
 }

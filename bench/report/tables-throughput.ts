@@ -1,0 +1,104 @@
+/** Tables of the throughput workloads: uncontended, many keys, scaling. */
+import { contenderInfo } from '../core/contenders.js';
+import { loadRange } from '../core/rounds.js';
+import type { ThroughputBlock, Turn } from '../workloads/throughput.js';
+import { medianOf, ratioOf, rowOf, shortRatio } from './ratios.js';
+import { fixed, int, type Table } from './table.js';
+
+const ops = (t: Turn): number => t.opsPerSec;
+
+/** One table for a family of blocks (uncontended or many keys), one row per contender per block. */
+export function throughputTable(title: string, blocks: readonly ThroughputBlock[]): Table {
+  const rows: string[][] = [];
+  for (const block of blocks) {
+    const ours = rowOf(block.rows, 'ours');
+    for (const row of block.rows) {
+      const approx = row.turns.some((t) => t.redisApprox) ? ' ≈' : '';
+      const errors = row.turns.reduce((sum, t) => sum + t.errors, 0);
+      rows.push([
+        String(block.nodes),
+        row.label,
+        int(medianOf(row, ops)),
+        fixed(
+          medianOf(row, (t) => t.p50),
+          3,
+        ),
+        fixed(
+          medianOf(row, (t) => t.p99),
+          3,
+        ),
+        fixed(medianOf(row, (t) => t.cpuUsPerOp)),
+        fixed(medianOf(row, (t) => t.redisCmdUsPerOp)) + approx,
+        fixed(medianOf(row, (t) => t.redisCpuUsPerOp)),
+        ours && row !== ours ? shortRatio(ratioOf(ours, row, ops)) : '',
+        errors ? String(errors) : '',
+      ]);
+    }
+  }
+  const rounds = blocks[0]?.rows[0]?.turns.length ?? 0;
+  return {
+    title,
+    headers: [
+      'nodes',
+      'contender',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'client CPU µs/op',
+      'Redis cmd µs/op',
+      'Redis CPU µs/op',
+      'ours ÷ this (min–max)',
+      'errors',
+    ],
+    align: 'rlrrrrrrrr',
+    rows,
+    note:
+      `Medians over ${rounds} interleaved round(s); ratios are medians of per-round ratios (ops/s), min–max across rounds. ` +
+      'client CPU: user + system of the bench process. Redis cmd: server time in top-level commands only (scripts include their inner commands, which are not counted again; ≈: a command type was sent both directly and from scripts, apportioned by calls). ' +
+      'Redis CPU: main-thread CPU of the redis-server processes (commands + network + parsing). Both summed over the nodes. ² secondary rows (ours’ engine and `using`; the limit on auto-pipelined clients), never in a headline ratio. ' +
+      `Load (1-min avg) during the rounds: ${blocks.map((b) => `${b.nodes} node(s) ${loadRange(b.load)}`).join(', ')}.`,
+  };
+}
+
+export function scalingTable(blocks: readonly ThroughputBlock[]): Table {
+  const rows: string[][] = [];
+  for (const block of blocks) {
+    const ours = rowOf(block.rows, 'ours');
+    for (const row of block.rows) {
+      rows.push([
+        String(block.nodes),
+        String(block.inFlight),
+        contenderInfo(row.contender).label(block.nodes),
+        int(medianOf(row, ops)),
+        fixed(
+          medianOf(row, (t) => t.p50),
+          3,
+        ),
+        fixed(
+          medianOf(row, (t) => t.p99),
+          3,
+        ),
+        fixed(medianOf(row, (t) => t.redisCmdUsPerOp)),
+        ours && row !== ours ? shortRatio(ratioOf(ours, row, ops)) : '',
+        ours && row !== ours ? shortRatio(ratioOf(ours, row, (t) => t.p99)) : '',
+      ]);
+    }
+  }
+  return {
+    title: 'Scaling: uncontended acquire + release by node count and calls in flight',
+    headers: [
+      'nodes',
+      'in flight',
+      'contender',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'Redis cmd µs/op',
+      'ours ÷ this ops/s',
+      'ours ÷ this p99',
+    ],
+    align: 'rrlrrrrrr',
+    rows,
+    note: 'Each cell is its own set of interleaved rounds. p50/p99: latency of one acquire + release with that many calls in flight.',
+  };
+}
