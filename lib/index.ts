@@ -6,7 +6,42 @@ export type {
   RedlockModuleOptions,
 } from './interfaces/redlock-module-options.interface.js';
 export { RedlockService } from './services/redlock.service.js';
+export { RedlockConsoleModule } from './console/redlock-console.module.js';
+export type { RedlockConsoleOptions } from './console/redlock-console.options.js';
+export type { ConsoleNode, ConsoleState } from './console/redlock-console.service.js';
+export type { ConsoleEvent } from './console/console-events.js';
+export type {
+  ForceReleaseOptions,
+  ForceReleaseResult,
+  InspectedLock,
+  InspectedNode,
+  InspectOptions,
+  InstanceInfo,
+  LockHolder,
+  LockInspection,
+} from './interfaces/lock-inspection.interface.js';
+export type {
+  ForcedRelease,
+  KeyListing,
+  KeyState,
+  LockInspector,
+} from './interfaces/lock-inspector.interface.js';
 export { WithLock, type WithLockOptions } from './decorators/with-lock.decorator.js';
+export {
+  OnOneInstance,
+  type OnOneInstanceOptions,
+} from './decorators/on-one-instance.decorator.js';
+export {
+  WithoutOverlapping,
+  type WithoutOverlappingOptions,
+} from './decorators/without-overlapping.decorator.js';
+export type { ScheduledJobOptions } from './decorators/scheduled-job.js';
+export {
+  LeaderElection,
+  type LeaderElectionOptions,
+} from './decorators/leader-election.decorator.js';
+export type { OnLeadershipAcquired, OnLeadershipLost } from './interfaces/leadership.interface.js';
+export type { Duration, DurationUnit } from './services/duration.js';
 export type { LockKey } from './decorators/key-template.js';
 export { InjectRedlockPools } from './decorators/inject-redlock-pools.decorator.js';
 export { RedlockErrorsInterceptor } from './redlock-errors.interceptor.js';
@@ -60,6 +95,33 @@ export type {
   RedlockLogger,
   ReleaseStatus,
 } from './interfaces/redlock-events.interface.js';
+export {
+  REDLOCK_CHANNELS,
+  type RedlockAcquireMessage,
+  type RedlockAcquireOutcome,
+  type RedlockBusyMessage,
+  type RedlockChannelName,
+  type RedlockCircuitMessage,
+  type RedlockExtendMessage,
+  type RedlockLostMessage,
+  type RedlockReleaseMessage,
+} from './observability/diagnostics-channels.js';
+export {
+  instrumentRedlock,
+  type RedlockInstrumentation,
+} from './observability/otel-instrumentation.js';
+export {
+  CIRCUIT_STATE_VALUES,
+  METRIC_NAMES,
+  SPAN_ATTRIBUTES,
+  SPAN_NAMES,
+} from './observability/telemetry-names.js';
+export type {
+  MeterProviderLike,
+  NodeStatesSource,
+  RedlockTelemetryOptions,
+  TracerProviderLike,
+} from './observability/telemetry-options.js';
 export {
   LockKeyError,
   LockLostError,

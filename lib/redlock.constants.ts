@@ -15,3 +15,7 @@ export const REDLOCK_SERVICE = Symbol('REDLOCK_SERVICE');
 export const WITH_LOCK_ENTER = Symbol('nestjs-redlock:with-lock-enter');
 /** @internal The method of `RedlockService` that hears of responses on their way out. */
 export const TRACK_RESPONSE = Symbol('nestjs-redlock:track-response');
+/** @internal The method of `RedlockService` through which the lock console follows events. */
+export const OBSERVE_EVENTS = Symbol('nestjs-redlock:observe-events');
+/** @internal The method of `RedlockService` that hands scheduled jobs and elections their runtime. */
+export const COORDINATION = Symbol('nestjs-redlock:coordination');

@@ -115,9 +115,13 @@ export type LockKeyErrorCode =
   | 'ERR_REDLOCK_KEY_TOO_LONG'
   | 'ERR_REDLOCK_CROSS_SLOT'
   | 'ERR_REDLOCK_MALFORMED_TEMPLATE'
-  | 'ERR_REDLOCK_UNRESOLVED_PLACEHOLDER';
+  | 'ERR_REDLOCK_UNRESOLVED_PLACEHOLDER'
+  | 'ERR_REDLOCK_KEY_COLLISION';
 
-/** A key or key template cannot be turned into a valid resource name. */
+/**
+ * A key or key template cannot be turned into a valid resource name, or (`ERR_REDLOCK_KEY_COLLISION`)
+ * two jobs, elections or locks of the application use the same key.
+ */
 export class LockKeyError extends RedlockError {
   override readonly code: LockKeyErrorCode;
 

@@ -1,6 +1,7 @@
 import { type DynamicModule, type FactoryProvider, Module, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { createLockAdapter } from './adapters/lock-adapter.factory.js';
+import { CoordinationExplorer } from './decorators/coordination.explorer.js';
 import { WithLockExplorer } from './decorators/with-lock.explorer.js';
 import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
 import type {
@@ -91,6 +92,7 @@ export const REDLOCK_CORE_PROVIDERS: Provider[] = [
   RedlockService,
   RedlockHealthIndicator,
   WithLockExplorer,
+  CoordinationExplorer,
 ];
 
 /** @internal What `RedlockModule` and `RedlockTestingModule` export. */

@@ -3,8 +3,10 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { RedlockModule } from 'nestjs-redlock';
+import { ExportsController } from './exports/exports.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { SalesReportJob } from './jobs/sales-report.job.js';
+import { LockConsoleModule } from './ops/lock-console.module.js';
 import { InventoryStore } from './tickets/inventory.store.js';
 import { TicketsController } from './tickets/tickets.controller.js';
 import { TicketsService } from './tickets/tickets.service.js';
@@ -23,8 +25,10 @@ import { TicketsService } from './tickets/tickets.service.js';
         lock: { ttl: 10_000, wait: 5_000 },
       }),
     }),
+    // /ops/locks?token=$LOCK_CONSOLE_TOKEN (closed while the variable is unset).
+    LockConsoleModule,
   ],
-  controllers: [TicketsController, HealthController],
+  controllers: [TicketsController, ExportsController, HealthController],
   providers: [InventoryStore, TicketsService, SalesReportJob],
 })
 export class AppModule {}

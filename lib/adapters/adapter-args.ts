@@ -29,6 +29,18 @@ export function assertTtl(ttl: number): void {
  * counter. Canonical, because the scripts compare tokens as strings (length, then digits) to
  * stay exact past 2^53, where Lua's doubles are not.
  */
+/**
+ * A semaphore's cap as a script argument: 0 (no cap) when absent. A cap that is not a positive
+ * safe integer is refused before anything is sent: taken as 0 it would lift the limit.
+ */
+export function permitsArg(permits: number | undefined): number {
+  if (permits === undefined) return 0;
+  if (!Number.isSafeInteger(permits) || permits < 1) {
+    throw new RangeError(`permits must be an integer >= 1, got ${String(permits)}`);
+  }
+  return permits;
+}
+
 export function assertToken(token: string): void {
   if (
     typeof token !== 'string' ||

@@ -30,6 +30,11 @@ export class ExpiringMap<V extends Expiring> {
     return entry;
   }
 
+  /** Every live entry, in insertion order (for listings; dead ones are skipped, not dropped). */
+  *live(now: number): Generator<[string, V]> {
+    for (const pair of this.entries) if (!isExpired(pair[1], now)) yield pair;
+  }
+
   set(key: string, entry: V): void {
     this.entries.set(key, entry);
   }

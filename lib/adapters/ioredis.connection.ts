@@ -6,6 +6,7 @@ import {
   errorMessage,
   type RedisConnection,
   type RedisScript,
+  type RedisServer,
   type RedisSubscriber,
 } from './redis-connection.js';
 
@@ -162,6 +163,18 @@ export class IoredisConnection implements RedisConnection {
       client.once('ready', onReady);
       client.once('end', onEnd);
     });
+  }
+
+  masters(): Promise<readonly RedisServer[]> {
+    const client = this.#client;
+    const servers = isCluster(client) ? client.nodes('master') : [client];
+    return Promise.resolve(
+      servers.map((server) => ({
+        name: server === client ? this.name : `${server.options.host}:${server.options.port}`,
+        send: ([command, ...args]: readonly (string | number)[]) =>
+          this.#explained(() => server.call(String(command), ...args)),
+      })),
+    );
   }
 
   async close(): Promise<void> {

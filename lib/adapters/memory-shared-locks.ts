@@ -3,8 +3,9 @@ import type {
   AcquireReply,
   OwnerReply,
   SharedLocks,
+  SharedReleaseOptions,
 } from '../interfaces/lock-adapter.interface.js';
-import { ACQUIRED, assertTtl, fenceValue } from './adapter-args.js';
+import { ACQUIRED, assertTtl, fenceValue, permitsArg } from './adapter-args.js';
 import {
   type Keyspace,
   Longest,
@@ -20,6 +21,8 @@ export interface MemoryStore {
   run<T>(keys: readonly string[], body: (now: number) => T): Promise<T>;
   /** The store's fencing counter. */
   counter(): bigint;
+  /** Raises the store's fencing counter by one and returns it. */
+  raise(): bigint;
   /** Notifies the release listeners of the keys. */
   announce(keys: readonly string[]): void;
 }
@@ -44,17 +47,22 @@ export class MemorySharedLocks implements SharedLocks {
   ): Promise<AcquireReply> {
     return this.#store.run(keys, (now): AcquireReply => {
       assertTtl(ttl);
+      const cap = permitsArg(options?.permits);
       const longest = new Longest();
+      let joined = 0;
       for (const key of keys) {
         const entry = this.#store.keys.get(key, now);
         if (entry?.kind === 'readers') {
-          this.#store.keys.liveReaders(key, entry, now);
+          const holders = this.#store.keys.liveReaders(key, entry, now);
+          if (entry.members.has(value)) continue;
+          joined += 1;
           const intent = entry.members.get(WRITER_INTENT);
-          if (!entry.members.has(value) && intent !== undefined) {
-            longest.add(Math.ceil(intent - now));
-          }
+          if (intent !== undefined) longest.add(Math.ceil(intent - now));
+          else if (cap > 0 && holders >= cap) longest.add(firstExpiry(entry.members, now));
         } else if (entry !== undefined) {
           longest.add(remaining(entry, now));
+        } else {
+          joined += 1;
         }
       }
       if (longest.value !== undefined) return { acquired: false, ttl: longest.value };
@@ -64,9 +72,10 @@ export class MemorySharedLocks implements SharedLocks {
         if (!entry.members.has(value)) entry.members.set(value, now + ttl);
         this.#store.keys.keepUntilLast(key, entry, now);
       }
-      return options?.fence === true
-        ? { acquired: true, fence: fenceValue(this.#store.counter()) }
-        : ACQUIRED;
+      if (options?.fence !== true) return ACQUIRED;
+      // Each permit gets its own token; a replay (already a holder everywhere) does not count.
+      const counter = cap > 0 && joined > 0 ? this.#store.raise() : this.#store.counter();
+      return { acquired: true, fence: fenceValue(counter) };
     });
   }
 
@@ -98,7 +107,12 @@ export class MemorySharedLocks implements SharedLocks {
   }
 
   /** As the SHARED_RELEASE script. */
-  release(keys: readonly string[], value: string): Promise<OwnerReply> {
+  release(
+    keys: readonly string[],
+    value: string,
+    options?: SharedReleaseOptions,
+  ): Promise<OwnerReply> {
+    const counted = permitsArg(options?.permits) > 0;
     return this.#store.run(keys, (now): OwnerReply => {
       let taken = false;
       let missing = false;
@@ -108,8 +122,8 @@ export class MemorySharedLocks implements SharedLocks {
         if (entry?.kind === 'readers') {
           this.#store.keys.liveReaders(key, entry, now);
           if (entry.members.delete(value)) {
-            // The last reader left: a waiting writer may go.
-            if (this.#store.keys.liveReaders(key, entry, now) === 0) freed.push(key);
+            // The last reader left (a waiting writer may go), or a semaphore's permit is free.
+            if (counted || this.#store.keys.liveReaders(key, entry, now) === 0) freed.push(key);
             this.#store.keys.keepUntilLast(key, entry, now);
           } else {
             missing = true;
@@ -124,4 +138,13 @@ export class MemorySharedLocks implements SharedLocks {
       return taken ? 'taken' : missing ? 'expired' : 'ok';
     });
   }
+}
+
+/** Milliseconds until the first live holder expires (ZRANGE 0 0 of the script). */
+function firstExpiry(members: ReadonlyMap<string, number>, now: number): number {
+  let first = Infinity;
+  for (const [member, expiresAt] of members) {
+    if (member !== WRITER_INTENT && expiresAt < first) first = expiresAt;
+  }
+  return first === Infinity ? 0 : Math.max(0, Math.ceil(first - now));
 }

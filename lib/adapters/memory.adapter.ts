@@ -8,6 +8,8 @@ import type {
 import { ACQUIRED, assertKeys, assertToken, assertTtl, fenceValue } from './adapter-args.js';
 import { INTENT_MS, Keyspace, Longest, remaining, WRITER_INTENT } from './memory-keyspace.js';
 import { MemorySharedLocks } from './memory-shared-locks.js';
+import type { LockInspector } from '../interfaces/lock-inspector.interface.js';
+import { MemoryLockInspector } from './lock-inspector.memory.js';
 
 /** Options of {@link MemoryLockAdapter}. */
 export interface MemoryLockAdapterOptions {
@@ -62,6 +64,8 @@ interface Subscription {
 export class MemoryLockAdapter implements LockAdapter {
   readonly name: string;
   readonly shared: SharedLocks;
+  /** Listing, instance records and force release, as on Redis. */
+  readonly inspector: LockInspector;
 
   private readonly now: () => number;
   private readonly keys = new Keyspace();
@@ -78,7 +82,17 @@ export class MemoryLockAdapter implements LockAdapter {
       keys: this.keys,
       run: (keys, body) => this.run(keys, body),
       counter: () => this.counter,
+      raise: () => ++this.counter,
       announce: (keys) => this.announce(keys),
+    });
+    this.inspector = new MemoryLockInspector({
+      keys: this.keys,
+      run: (keys, body, requireKeys) => this.run(keys, body, requireKeys),
+      // Zero means no fenced lock yet: like a Redis counter key that does not exist.
+      counter: () => (this.counter === 0n ? undefined : this.counter),
+      raiseCounter: () => ++this.counter,
+      announce: (keys) => this.announce(keys),
+      waiters: (key) => this.subscriptions.get(key)?.size ?? 0,
     });
     // The per-call sweep only runs while the store is used; this one frees a burst of keys
     // once the store goes quiet. Unref'd: a lock store must never keep the process alive.
@@ -169,7 +183,7 @@ export class MemoryLockAdapter implements LockAdapter {
   syncFence(keys: readonly string[], value: string, token: string): Promise<OwnerReply> {
     return this.run(keys, (now): OwnerReply => {
       assertToken(token);
-      const status = this.ownership(keys, value, now);
+      const status = this.ownership(keys, value, now, true);
       if (status !== 'ok') return status;
       const raised = BigInt(token);
       if (raised > this.counter) this.counter = raised;
@@ -243,12 +257,20 @@ export class MemoryLockAdapter implements LockAdapter {
   }
 
   /** `ok` when every key holds `value`; else `taken` if any holds something else; else `expired`. */
-  private ownership(keys: readonly string[], value: string, now: number): OwnerReply {
+  /** Whether `value` holds every key; `holders`: a semaphore's live holder counts too. */
+  private ownership(
+    keys: readonly string[],
+    value: string,
+    now: number,
+    holders = false,
+  ): OwnerReply {
     let missing = false;
     for (const key of keys) {
       const entry = this.keys.get(key, now);
       if (entry === undefined) missing = true;
-      else if (entry.kind !== 'writer' || entry.value !== value) return 'taken';
+      else if (holders && entry.kind === 'readers') {
+        if ((entry.members.get(value) ?? now) <= now) missing = true;
+      } else if (entry.kind !== 'writer' || entry.value !== value) return 'taken';
     }
     return missing ? 'expired' : 'ok';
   }

@@ -44,6 +44,12 @@ export interface NodeRedisStandaloneClient extends NodeRedisConnection {
   duplicate(overrides?: { disableOfflineQueue?: boolean }): NodeRedisStandaloneClient;
 }
 
+/** A shard master of a node-redis Cluster, as far as the adapter reads it. */
+interface NodeRedisShard {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** A node-redis Cluster from `createCluster()`. */
 export interface NodeRedisClusterClient extends NodeRedisConnection {
   readonly _options: {
@@ -51,6 +57,11 @@ export interface NodeRedisClusterClient extends NodeRedisConnection {
     keyPrefix?: RedisArgument;
   };
   getMasters(): unknown;
+  /** The shard masters, for commands about one server (inspection's `SCAN`). */
+  readonly masters: readonly NodeRedisShard[];
+  nodeClient(node: NodeRedisShard): Promise<{
+    sendCommand(args: readonly RedisArgument[]): Promise<unknown>;
+  }>;
   sendCommand(
     firstKey: RedisArgument | undefined,
     isReadonly: boolean | undefined,

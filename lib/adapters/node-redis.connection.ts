@@ -3,6 +3,7 @@ import {
   errorMessage,
   type RedisConnection,
   type RedisScript,
+  type RedisServer,
   type RedisSubscriber,
 } from './redis-connection.js';
 import {
@@ -150,6 +151,22 @@ export class NodeRedisConnection implements RedisConnection {
       client.on('end', onEnd);
       check();
     });
+  }
+
+  async masters(): Promise<readonly RedisServer[]> {
+    const client = this.#client;
+    if (!isNodeRedisCluster(client)) {
+      return [{ name: this.name, send: (args) => client.sendCommand(args.map(String)) }];
+    }
+    return Promise.all(
+      client.masters.map(async (master) => {
+        const server = await client.nodeClient(master);
+        return {
+          name: `${master.host}:${master.port}`,
+          send: (args: readonly (string | number)[]) => server.sendCommand(args.map(String)),
+        };
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -45,10 +45,25 @@ export interface RedisConnection {
   ready(timeout: number): Promise<void>;
 
   /**
+   * Every server that holds lock keys: the node itself, or each shard's master on a Cluster. For
+   * commands about one server (`SCAN`, `PUBSUB NUMSUB`), sent as given: no key prefix, no
+   * routing. Operators' tools use it (inspection), never the lock path.
+   */
+  masters(): Promise<readonly RedisServer[]>;
+
+  /**
    * Closes the client if the connection owns it, within a bounded time even when the node
    * does not answer; a client the application passed in is left open.
    */
   close(): Promise<void>;
+}
+
+/** One server of a node, see {@link RedisConnection.masters}. */
+export interface RedisServer {
+  /** `host:port`, never credentials. */
+  readonly name: string;
+  /** One command, e.g. `['SCAN', '0', 'MATCH', 'lock:*', 'COUNT', 100]`. */
+  send(args: readonly (string | number)[]): Promise<unknown>;
 }
 
 /** A connection in subscriber mode, see {@link RedisConnection.subscriber}. */

@@ -4,9 +4,10 @@ import type {
   LockAdapter,
   OwnerReply,
   SharedLocks,
+  SharedReleaseOptions,
 } from '../interfaces/lock-adapter.interface.js';
 import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
-import { ACQUIRED, assertKeys, assertToken, assertTtl } from './adapter-args.js';
+import { ACQUIRED, assertKeys, assertToken, assertTtl, permitsArg } from './adapter-args.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import {
   errorMessage,
@@ -28,6 +29,8 @@ import {
   SYNC_FENCE,
 } from './redis-scripts.js';
 import { ReleaseChannels } from './release-channels.js';
+import type { LockInspector } from '../interfaces/lock-inspector.interface.js';
+import { RedisLockInspector } from './lock-inspector.js';
 
 type Publish = 'PUBLISH' | 'SPUBLISH';
 
@@ -48,6 +51,8 @@ export class RedisLockAdapter implements LockAdapter {
   readonly name: string;
   /** Read locks: sorted sets of readers, with a mark that keeps new readers from starving writers. */
   readonly shared: SharedLocks;
+  /** Listing (SCAN), instance records and force release, for operators' tools. */
+  readonly inspector: LockInspector;
   // ES private (#) fields: connections carry credentials in their options, and unlike
   // TypeScript's `private` these stay out of util.inspect and JSON.stringify.
   /** Plain acquisitions awaiting their reply, by owner value: whether a release was sent since. */
@@ -67,9 +72,10 @@ export class RedisLockAdapter implements LockAdapter {
     this.name = connection.name;
     this.shared = new RedisSharedLocks(this.name, connection, {
       withCounter: (keys, fenced) => this.#withCounter(keys, fenced),
-      announcing: (script, keys, value) => this.#announcing(script, keys, value),
+      announcing: (script, keys, value, extra) => this.#announcing(script, keys, value, extra),
     });
     if (!connection.cluster || !connection.shardedSubscriptions) this.#publish = 'PUBLISH';
+    this.inspector = new RedisLockInspector(connection, () => this.publishCommand());
   }
 
   toJSON(): { name: string } {
@@ -201,12 +207,21 @@ export class RedisLockAdapter implements LockAdapter {
     return [...keys, counter];
   }
 
-  /** Runs a releasing script: the lock keys, then the value, how to publish, each channel. */
-  async #announcing(script: RedisScript, keys: readonly string[], value: string): Promise<unknown> {
+  /**
+   * Runs a releasing script: the lock keys, then the value, how to publish, each channel, and
+   * `extra` (a semaphore's cap) when given.
+   */
+  async #announcing(
+    script: RedisScript,
+    keys: readonly string[],
+    value: string,
+    extra?: number,
+  ): Promise<unknown> {
     assertKeys(keys);
     const publish = this.#publish ?? (await this.publishCommand());
-    const args: string[] = [value, publish];
+    const args: (string | number)[] = [value, publish];
     for (const key of keys) args.push(releaseChannel(this.#connection.keyPrefix + key));
+    if (extra !== undefined) args.push(extra);
     return this.#connection.evalScript(script, keys, args);
   }
 
@@ -237,7 +252,12 @@ export class RedisLockAdapter implements LockAdapter {
 /** What the read locks borrow from their adapter. */
 interface SharedLockSupport {
   withCounter(keys: readonly string[], fenced: boolean): readonly string[];
-  announcing(script: RedisScript, keys: readonly string[], value: string): Promise<unknown>;
+  announcing(
+    script: RedisScript,
+    keys: readonly string[],
+    value: string,
+    extra?: number,
+  ): Promise<unknown>;
 }
 
 /** The `shared` capability of {@link RedisLockAdapter}: read locks over the same connection. */
@@ -262,9 +282,8 @@ class RedisSharedLocks implements SharedLocks {
     assertTtl(ttl);
     const fenced = options?.fence === true;
     const all = this.#support.withCounter(keys, fenced);
-    return acquireReply(
-      await this.#connection.evalScript(SHARED_ACQUIRE, all, [value, ttl, fenced ? 1 : 0]),
-    );
+    const args = [value, ttl, fenced ? 1 : 0, permitsArg(options?.permits)];
+    return acquireReply(await this.#connection.evalScript(SHARED_ACQUIRE, all, args));
   }
 
   async extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply> {
@@ -273,8 +292,13 @@ class RedisSharedLocks implements SharedLocks {
     return ownerReply(await this.#connection.evalScript(SHARED_EXTEND, keys, [value, ttl]));
   }
 
-  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    return ownerReply(await this.#support.announcing(SHARED_RELEASE, keys, value));
+  async release(
+    keys: readonly string[],
+    value: string,
+    options?: SharedReleaseOptions,
+  ): Promise<OwnerReply> {
+    const cap = permitsArg(options?.permits);
+    return ownerReply(await this.#support.announcing(SHARED_RELEASE, keys, value, cap));
   }
 
   toJSON(): { node: string } {

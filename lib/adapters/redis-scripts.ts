@@ -151,18 +151,23 @@ return 'ok'
 
 /**
  * Raises the counter KEYS[#KEYS] to at least ARGV[2] (a canonical decimal string), only while
- * every lock key holds ARGV[1]; never lowers it, never gives it an expiry. Tokens are compared
+ * every lock key holds ARGV[1] (or has it among a semaphore's live holders); never lowers it, never gives it an expiry. Tokens are compared
  * as strings (length, then digit by digit), exact at any size. Returns 'ok', or 'taken' /
  * 'expired' like EXTEND, changing nothing.
  */
 export const SYNC_FENCE = redisScript(
   'syncFence',
-  `
+  `${READERS}
 local n = #KEYS - 1
 local missing = false
 for i = 1, n do
   local v = redis.pcall('GET', KEYS[i])
-  if v == false then missing = true elseif v ~= ARGV[1] then return 'taken' end
+  if type(v) == 'table' then
+    -- A sorted set: a semaphore's holders; ARGV[1] must be one of them, still live.
+    local score = redis.pcall('ZSCORE', KEYS[i], ARGV[1])
+    if type(score) == 'table' then return 'taken' end
+    if not score or tonumber(score) <= now_ms() then missing = true end
+  elseif v == false then missing = true elseif v ~= ARGV[1] then return 'taken' end
 end
 if missing then return 'expired' end
 local current, token = redis.call('GET', KEYS[n + 1]), ARGV[2]
@@ -198,24 +203,38 @@ return longest
  * ARGV[1] already reads is ours (a replay) and keeps its expiry. Each reader expires on its
  * own, so a crashed reader blocks writers for its own ttl only. Returns {1} or, with a counter
  * (ARGV[3] == '1'), {1, counter unchanged as a string} ('0' before any fenced writer).
+ *
+ * With a cap ARGV[4] > 0 the readers are a semaphore's permit holders: also refused while a key
+ * has ARGV[4] live holders already (come back when the first of them expires), and a fenced
+ * grant raises the counter by one (each permit gets its own token) unless it is a replay.
  */
 export const SHARED_ACQUIRE = redisScript(
   'sharedAcquire',
   `${READERS}
 local fenced = ARGV[3] == '1'
+local cap = tonumber(ARGV[4]) or 0
 local n = fenced and #KEYS - 1 or #KEYS
 local now = now_ms()
+local joined = 0
 for i = 1, n do
   local k = KEYS[i]
   local kind = redis.call('TYPE', k).ok
   if kind == 'zset' then
-    live_readers(k, now)
+    local holders = live_readers(k, now)
     if not redis.call('ZSCORE', k, ARGV[1]) then
+      joined = joined + 1
       local intent = redis.call('ZSCORE', k, WRITER_INTENT)
-      if intent then busy(tonumber(intent) - now) end
+      if intent then
+        busy(tonumber(intent) - now)
+      elseif cap > 0 and holders >= cap then
+        local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+        busy(math.max(0, tonumber(first[2]) - now))
+      end
     end
   elseif kind ~= 'none' then
     busy(redis.call('PTTL', k))
+  else
+    joined = joined + 1
   end
 end
 if longest ~= nil then return {0, longest} end
@@ -224,6 +243,7 @@ for i = 1, n do
   keep_until_last(KEYS[i], now)
 end
 if not fenced then return {1} end
+if cap > 0 and joined > 0 then redis.call('INCR', KEYS[n + 1]) end
 return {1, redis.call('GET', KEYS[n + 1]) or '0'}
 `,
 );
@@ -259,13 +279,16 @@ return 'ok'
 
 /**
  * Ends reader ARGV[1] on every key it reads. When a key has no reader left, announces it with
- * ARGV[2] (PUBLISH or SPUBLISH) on the channel ARGV[2 + i], so a waiting writer goes at once.
- * Returns 'ok' when it read every key, else 'taken' if a writer holds one, else 'expired'.
+ * ARGV[2] (PUBLISH or SPUBLISH) on the channel ARGV[2 + i], so a waiting writer goes at once;
+ * a semaphore's holder (a cap in ARGV[3 + #KEYS]) announces every release, since each one frees
+ * a permit. Returns 'ok' when it read every key, else 'taken' if a writer holds one, else
+ * 'expired'.
  */
 export const SHARED_RELEASE = redisScript(
   'sharedRelease',
   `${READERS}
 local now = now_ms()
+local counted = (tonumber(ARGV[3 + #KEYS]) or 0) > 0
 local taken, missing = false, false
 for i = 1, #KEYS do
   local k = KEYS[i]
@@ -273,7 +296,7 @@ for i = 1, #KEYS do
   if kind == 'zset' then
     live_readers(k, now)
     if redis.call('ZREM', k, ARGV[1]) == 1 then
-      if live_readers(k, now) == 0 then redis.call(ARGV[2], ARGV[2 + i], '') end
+      if counted or live_readers(k, now) == 0 then redis.call(ARGV[2], ARGV[2 + i], '') end
       keep_until_last(k, now)
     else
       missing = true

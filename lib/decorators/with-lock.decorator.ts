@@ -2,17 +2,22 @@ import 'reflect-metadata';
 import { Inject, Optional } from '@nestjs/common';
 import { from, isObservable, Observable, type Subscription } from 'rxjs';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
-import { REDLOCK_SERVICE, WITH_LOCK_ENTER } from '../redlock.constants.js';
+import { COORDINATION, REDLOCK_SERVICE, WITH_LOCK_ENTER } from '../redlock.constants.js';
 import { LockNotAcquiredError, RedlockConfigError, RedlockError } from '../redlock.errors.js';
+import { publishBusySkip } from '../observability/diagnostics-publisher.js';
 import {
   DEFAULT_LOCK_OPTIONS,
   MAX_TTL,
   describe,
   resolveLockOptions,
 } from '../services/lock-options.js';
+import { type Duration, durationMs } from '../services/duration.js';
 import type { LockScope } from '../services/redlock.engine.js';
 import { RedlockService } from '../services/redlock.service.js';
+import { DEFAULT_TICK_TOLERANCE } from '../services/tick-claims.js';
 import { compileKey, type LockKey } from './key-template.js';
+import { recordKeySite } from './key-sites.js';
+import { isCronMethod } from './schedule-metadata.js';
 
 /** Options of `@WithLock`: `LockOptions` over the module's defaults, plus what to do when busy. */
 export interface WithLockOptions extends LockOptions {
@@ -23,6 +28,13 @@ export interface WithLockOptions extends LockOptions {
    * @default 'throw'
    */
   onBusy?: 'throw' | 'skip';
+  /**
+   * With `onBusy: 'skip'` on a `@Cron` method: the largest difference between the instances'
+   * clocks under which each tick still runs exactly once (each run first claims its tick; see
+   * the README, "Exactly once per tick"). `0` turns the claims off.
+   * @default '1s'
+   */
+  tickTolerance?: Duration;
 }
 
 /** @internal Method names of a class that carry `@WithLock`, for the per-app fallback. */
@@ -49,16 +61,19 @@ type Instance = { [REDLOCK_SERVICE]?: RedlockService } | undefined;
  */
 export function WithLock(key: LockKey, options: WithLockOptions = {}): MethodDecorator {
   const resolveKey = compileKey(key);
-  const { onBusy = 'throw', ...lockOptions } = options;
+  const { onBusy = 'throw', tickTolerance = DEFAULT_TICK_TOLERANCE, ...lockOptions } = options;
   if (onBusy !== 'throw' && onBusy !== 'skip') {
     throw new RedlockConfigError('onBusy', `expected 'throw' or 'skip', got ${describe(onBusy)}`);
   }
+  const tolerance = durationMs(tickTolerance, '@WithLock.tickTolerance');
+  if (!Number.isInteger(tolerance) || tolerance < 0 || tolerance > 3_600_000) {
+    throw new RedlockConfigError(
+      '@WithLock.tickTolerance',
+      `expected whole milliseconds from 0 to 1 hour or a duration such as '2s', got ${describe(tickTolerance)}`,
+    );
+  }
   // Checked now so a bad value fails at startup; the module's defaults fill the rest per call.
-  resolveLockOptions(
-    { ...DEFAULT_LOCK_OPTIONS, ttl: lockOptions.ttl ?? MAX_TTL },
-    lockOptions,
-    '@WithLock',
-  );
+  resolveLockOptions({ ...DEFAULT_LOCK_OPTIONS, ttl: MAX_TTL }, lockOptions, '@WithLock');
   const skip = onBusy === 'skip';
   const callOptions: LockOptions =
     skip && lockOptions.wait === undefined ? { ...lockOptions, wait: 0 } : lockOptions;
@@ -74,11 +89,14 @@ export function WithLock(key: LockKey, options: WithLockOptions = {}): MethodDec
 
     const wrapper = function (this: Instance, ...args: unknown[]): unknown {
       const invoke = (): unknown => (original as (...a: unknown[]) => unknown).apply(this, args);
+      // A skipped cron tick must not run again on an instance whose clock lags: claim it first.
+      const tick =
+        skip && tolerance > 0 && isCronMethod(this, propertyKey, wrapper) ? tolerance : 0;
       if (declaresObservable) {
         return new Observable<unknown>((subscriber) => {
           let inner: Subscription | undefined;
           let closed = false;
-          enter(this, label, resolveKey, args, callOptions, skip).then(
+          enter(this, label, resolveKey, args, callOptions, skip, tick).then(
             (scope) => {
               if (!scope) return subscriber.complete();
               if (closed) return void scope.exit();
@@ -95,7 +113,7 @@ export function WithLock(key: LockKey, options: WithLockOptions = {}): MethodDec
           };
         });
       }
-      return runLocked(this, label, resolveKey, args, callOptions, skip, invoke);
+      return runLocked(this, label, resolveKey, args, callOptions, skip, tick, invoke);
     };
 
     copyMetadata(original, wrapper);
@@ -109,6 +127,7 @@ export function WithLock(key: LockKey, options: WithLockOptions = {}): MethodDec
     const methods =
       (Reflect.getMetadata(WITH_LOCK_METHODS, ctor) as (string | symbol)[] | undefined) ?? [];
     Reflect.defineMetadata(WITH_LOCK_METHODS, [...methods, propertyKey], ctor);
+    recordKeySite(ctor, { kind: 'lock', decorator: '@WithLock', where: label, key });
   };
 }
 
@@ -120,6 +139,7 @@ async function enter(
   args: readonly unknown[],
   options: LockOptions,
   skip: boolean,
+  tick: number,
 ): Promise<LockScope | undefined> {
   const service: unknown = instance?.[REDLOCK_SERVICE];
   // Fail closed: never run the method unlocked, whatever was injected.
@@ -138,6 +158,12 @@ async function enter(
     );
   if (typeof entry !== 'function') throw mocked();
   const resources = resolveKey(args);
+  if (tick > 0) {
+    const coordination = (service as Partial<RedlockService>)[COORDINATION];
+    if (typeof coordination !== 'function') throw mocked();
+    const claimed = await coordination.call(service).jobs.ticks.claim(resources, tick, label);
+    if (!claimed) return undefined;
+  }
   try {
     const scope: unknown = await (entry as RedlockService[typeof WITH_LOCK_ENTER]).call(
       service,
@@ -148,7 +174,10 @@ async function enter(
     if (typeof (scope as Partial<LockScope> | undefined)?.run !== 'function') throw mocked();
     return scope as LockScope;
   } catch (error) {
-    if (skip && error instanceof LockNotAcquiredError) return undefined;
+    if (skip && error instanceof LockNotAcquiredError) {
+      publishBusySkip(error, label);
+      return undefined;
+    }
     throw error;
   }
 }
@@ -160,9 +189,10 @@ async function runLocked(
   args: readonly unknown[],
   options: LockOptions,
   skip: boolean,
+  tick: number,
   invoke: () => unknown,
 ): Promise<unknown> {
-  const scope = await enter(instance, label, resolveKey, args, options, skip);
+  const scope = await enter(instance, label, resolveKey, args, options, skip, tick);
   if (!scope) return undefined;
   let result: unknown;
   try {

@@ -1,3 +1,5 @@
+import type { LockInspector } from './lock-inspector.interface.js';
+
 /**
  * The contract between the Redlock engine and one storage node.
  *
@@ -106,6 +108,9 @@ export interface LockAdapter {
   /** Read (shared) locks; absent when the backend has none (the engine then refuses them). */
   readonly shared?: SharedLocks;
 
+  /** Listing, holder records and force release for operators; absent: the node is not listed. */
+  readonly inspector?: LockInspector;
+
   /** Closes what this adapter opened, within a bounded time. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -114,6 +119,18 @@ export interface LockAdapter {
 export interface AcquireOptions {
   /** Raise and return the fencing counter (only when someone asked for a token). */
   readonly fence?: boolean;
+  /**
+   * {@link SharedLocks} only: the holders are a semaphore's, at most `permits` of them per key
+   * at once (the cap is the caller's to keep the same for a key). A fenced grant then raises
+   * the counter like a writer's, so every permit gets its own token.
+   */
+  readonly permits?: number;
+}
+
+/** Options of {@link SharedLocks.release}. */
+export interface SharedReleaseOptions {
+  /** The holder is a semaphore's (see {@link AcquireOptions.permits}): every release announces. */
+  readonly permits?: number;
 }
 
 /**
@@ -126,6 +143,11 @@ export interface AcquireOptions {
  * `extend` renews the reader's own expiry; `release` removes it and, when a key has no reader
  * left, publishes the release notification. A writer's `acquire` treats keys held by readers
  * as busy.
+ *
+ * Semaphores are the same structure with a cap: `acquire` with `permits` also answers busy
+ * while a key already has `permits` live holders (with the time until the first of them
+ * expires), and `release` with `permits` publishes on every release, each freeing a permit.
+ * `syncFence` accepts a live holder of every key as the owner.
  */
 export interface SharedLocks {
   acquire(
@@ -135,7 +157,11 @@ export interface SharedLocks {
     options?: AcquireOptions,
   ): Promise<AcquireReply>;
   extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply>;
-  release(keys: readonly string[], value: string): Promise<OwnerReply>;
+  release(
+    keys: readonly string[],
+    value: string,
+    options?: SharedReleaseOptions,
+  ): Promise<OwnerReply>;
 }
 
 /** What a node says to an acquisition. */

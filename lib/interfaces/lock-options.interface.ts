@@ -1,6 +1,9 @@
+import type { Duration } from '../services/duration.js';
+
 /**
  * How one acquisition behaves. Every field is optional: unset fields come from the module's
- * `lock` defaults, then from the library defaults documented here.
+ * `lock` defaults, then from the library defaults documented here. Every length of time is a
+ * {@link Duration}: milliseconds, or a string such as `'500ms'`, `'30s'`, `'5m'`, `'1h'`.
  *
  * @example
  * ```ts
@@ -12,24 +15,24 @@ export interface LockOptions {
    * Lease length in ms: how long the keys live on each node before they expire by themselves.
    * @default 10_000
    */
-  ttl?: number;
+  ttl?: Duration;
   /**
    * Longest total time in ms to wait for a busy resource; `0` means a single attempt.
    * @default 5_000
    */
-  wait?: number;
+  wait?: Duration;
   /**
    * Fallback pause in ms between attempts, or a function of the attempt number (1-based) that
    * returns it. Waiters normally wake earlier: on the holder's release notification, or when the
    * holder's ttl runs out.
    * @default 200
    */
-  retryDelay?: number | ((attempt: number) => number);
+  retryDelay?: Duration | ((attempt: number) => number);
   /**
    * Random extra pause in ms, 0 to this value, added to each wait so waiters do not move in step.
    * @default 50
    */
-  retryJitter?: number;
+  retryJitter?: Duration;
   /**
    * Cap on the number of attempts, first one included, within `wait`.
    * @default Infinity (bounded by `wait`)
@@ -46,7 +49,7 @@ export interface LockOptions {
    * failed for this attempt. Must be smaller than `ttl`.
    * @default min(500, ttl / 10)
    */
-  nodeTimeout?: number;
+  nodeTimeout?: Duration;
   /**
    * Keep extending the lease before it expires while the lock is held. On a failed extension or
    * when the validity runs out, `lock.signal` aborts with `LockLostError`.
@@ -75,6 +78,41 @@ export interface LockOptions {
    * @default false
    */
   waitForNodes?: boolean;
+  /**
+   * Keep the lock at least this long after it was taken, even when the work ends sooner
+   * (ShedLock's `lockAtLeastFor`): `release()` then leaves the keys in place with their ttl cut
+   * to what is left of the window (one compare-and-set `PEXPIRE`, or no command at all when the
+   * keys expire at the end of the window anyway), so another instance cannot start the same work
+   * again right away. Only the engine's shutdown (`app.close()`) releases them before that.
+   * @default 0 (release deletes the keys at once)
+   */
+  holdAtLeast?: Duration;
+  /**
+   * The longest the lock may be held, counted from the acquisition: renewals (automatic, or by
+   * `lock.extend()`) never carry it past this point, and when it is reached the lock is lost:
+   * `lock.signal` aborts with a `LockLostError` whose message says that `maxHold` was reached,
+   * and the keys are deleted. A cap on how long a stuck process can keep a resource.
+   * @default no limit
+   */
+  maxHold?: Duration;
+  /**
+   * A semaphore: at most `permits` holders of the resource at once, across processes and nodes
+   * (each node counts holders, the quorum decides). Each holder's permit expires with its own
+   * ttl (a crashed holder frees its permit), extends itself like a lock, and is waited for by
+   * release notification. With `fencing`, every permit grant raises the counters: its token is
+   * greater than that of every grant (permit or lock) released before it was asked for (two
+   * holders at the same time may share a token over several nodes; on one node they never
+   * do). Give the same
+   * `permits` everywhere a resource is used: a plain lock (`permits: 1`) on the resource waits
+   * for every permit holder, like a writer for readers. Not combinable with `mode: 'read'`.
+   * @example
+   * ```ts
+   * // At most 3 exports at once, cluster-wide.
+   * await redlock.using('exports', () => runExport(), { permits: 3, wait: '1m' });
+   * ```
+   * @default 1 (an exclusive lock)
+   */
+  permits?: number;
 }
 
 /** Exclusive (`write`) or shared (`read`) lock. */
@@ -94,4 +132,10 @@ export interface ResolvedLockOptions {
   mode: LockMode;
   fencing: boolean;
   waitForNodes: boolean;
+  /** 0 when the lock is released at once. */
+  holdAtLeast: number;
+  /** `undefined` when there is no limit. */
+  maxHold: number | undefined;
+  /** 1: an exclusive lock; more: a semaphore's permit. */
+  permits: number;
 }

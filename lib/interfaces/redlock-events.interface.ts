@@ -35,12 +35,16 @@ export type RedlockEvent =
       readonly type: 'lost';
       readonly resources: readonly string[];
       readonly error: RedlockError;
+      /** Milliseconds from the acquisition to the loss. */
+      readonly held: number;
     }
   | {
       /** An acquisition gave up: `error` is `LockNotAcquiredError` or `RedlockUnavailableError`. */
       readonly type: 'failed';
       readonly resources: readonly string[];
       readonly attempts: number;
+      /** Milliseconds from the call to giving up. */
+      readonly waited: number;
       readonly error: RedlockError;
       readonly nodes: readonly NodeOutcome[];
     }
@@ -51,6 +55,20 @@ export type RedlockEvent =
       readonly node: string;
       readonly from: CircuitState;
       readonly to: CircuitState;
+    }
+  | {
+      /**
+       * An operator force-released a lock (`RedlockService.forceRelease`, the console, the CLI):
+       * its key was deleted on `deleted` nodes whoever held it, and the fencing counter raised.
+       */
+      readonly type: 'forceReleased';
+      readonly resources: readonly string[];
+      /** Who did it, as they were named (`{ by }`): for the audit trail. */
+      readonly by: string;
+      /** Nodes on which a key was there to delete. */
+      readonly deleted: number;
+      /** The raised fencing counter, when fenced locks were ever taken on those nodes. */
+      readonly fencingCounter: number | string | undefined;
     }
   | {
       /**

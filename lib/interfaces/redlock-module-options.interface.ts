@@ -2,6 +2,8 @@ import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
 import type { CircuitBreakerOptions } from '../services/circuit-breaker.js';
 import type { CredentialsOptions } from '../services/credentials.js';
+import type { Duration } from '../services/duration.js';
+import type { RedlockTelemetryOptions } from '../observability/telemetry-options.js';
 import type { LockOptions } from './lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
 
@@ -36,7 +38,7 @@ export interface RedlockModuleOptions {
    * startup is logged, not fatal: the quorum decides at lock time).
    * @default 5_000
    */
-  connectTimeout?: number;
+  connectTimeout?: Duration;
   /**
    * Per-node circuit breaker: a node that failed `failureThreshold` times in a row is skipped
    * (counted as failed at once) for `coolDown` ms, then probed with one call. `false` turns it off.
@@ -67,7 +69,7 @@ export interface RedlockModuleOptions {
    * (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).
    * @default 10_000
    */
-  shutdownTimeout?: number;
+  shutdownTimeout?: Duration;
   /**
    * `memory://` keeps locks inside one process, so two instances of the app would not exclude
    * each other. With `NODE_ENV=production` the module refuses to start on a `memory://` node
@@ -75,8 +77,30 @@ export interface RedlockModuleOptions {
    * @default false
    */
   allowMemoryInProduction?: boolean;
+  /**
+   * How `inspect()`, the console and the CLI name this instance as a lock holder (stored once per
+   * node in its instance record, never per lock).
+   * @default `${hostname}:${pid}`
+   */
+  instanceName?: string;
+  /**
+   * Holder information: owner values carry a short tag of this instance and the acquisition time
+   * (no extra command per lock), so `inspect()` can say who holds a lock and since when.
+   * `false`: owner values are plain random tokens and holders show as unknown.
+   * @default true
+   */
+  holderInfo?: boolean;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
   onEvent?: (event: RedlockEvent) => void;
+  /**
+   * OpenTelemetry spans and metrics for the locks (see `instrumentRedlock`), through the optional
+   * peer `@opentelemetry/api` (startup fails with `RedlockConfigError` when it is missing).
+   * `true` reports to the global tracer and meter providers; `{ tracerProvider, meterProvider }`
+   * to those (`false` for either turns it off). Process-wide: modules asking for the same
+   * providers share one instrumentation, which reports the locks of every engine of the process.
+   * @default false
+   */
+  telemetry?: boolean | RedlockTelemetryOptions;
   /**
    * Where log lines go; `false` silences them.
    * @default a Nest `Logger` with the context `Redlock`

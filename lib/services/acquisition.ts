@@ -34,7 +34,8 @@ export interface AcquisitionContext extends RoundContext {
   ): Lease;
   /** Throws when the engine no longer takes new locks (shutting down). */
   assertOpen(resources: readonly string[]): void;
-  emit(event: RedlockEvent): void;
+  /** Reports an event; `lease` identifies the lock for diagnostics_channel subscribers. */
+  emit(event: RedlockEvent, lease?: Lease): void;
 }
 
 /** Errors of acquisitions in which no quorum of nodes answered at all (see Failure). */
@@ -105,13 +106,16 @@ export async function obtain(
           signal.throwIfAborted();
         }
         acquired = true;
-        ctx.emit({
-          type: 'acquired',
-          resources: target.resources,
-          fencingToken: lease.fencingToken,
-          attempts,
-          waited: clock.now() - started,
-        });
+        ctx.emit(
+          {
+            type: 'acquired',
+            resources: target.resources,
+            fencingToken: lease.fencingToken,
+            attempts,
+            waited: clock.now() - started,
+          },
+          lease,
+        );
         return lease;
       }
       failure = outcome;
@@ -143,7 +147,14 @@ export async function obtain(
   // Every way out of the loop above went through at least one failed round.
   const failed = failure;
   const error = failureError(target, failed, opts);
-  ctx.emit({ type: 'failed', resources: target.resources, attempts, error, nodes: failed.nodes });
+  ctx.emit({
+    type: 'failed',
+    resources: target.resources,
+    attempts,
+    waited: clock.now() - started,
+    error,
+    nodes: failed.nodes,
+  });
   return error;
 }
 
@@ -211,7 +222,9 @@ function failureError(target: Target, failure: Failure, opts: ResolvedLockOption
     return new ErrorClass(
       (opts.mode === 'read'
         ? `Resource ${what} is write-locked, or a writer is waiting for it,`
-        : `Resource ${what} is locked by another owner`) +
+        : opts.permits > 1
+          ? `All ${opts.permits} permits of ${what} are taken (or a lock holds it)`
+          : `Resource ${what} is locked by another owner`) +
         (opts.wait > 0 ? ` and stayed locked for the ${opts.wait} ms wait.` : '.'),
       { resources: target.resources, nodes: failure.nodes, retryAfter: failure.holderTtl },
     );

@@ -5,23 +5,27 @@ import type {
   ReleaseStatus,
 } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, RedlockUnavailableError } from '../redlock.errors.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Lease, LeaseDriver } from './lease.js';
 import { validateTtl } from './lock-options.js';
 import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
-import { describeNodes } from './quorum.js';
+import { describeNodes, type NodeResult } from './quorum.js';
 import { countOk } from './quorum-round.js';
 
 /**
  * The node I/O of held leases: extension (quorum, with the validity re-computed from the
  * moment the extension was sent), release, and what happens when a lease is lost. Keeps the
- * set of leases held, so the engine can wait for them at shutdown.
+ * set of leases held, so the engine can wait for them at shutdown, and the set of released
+ * leases whose keys are kept until their `holdAtLeast` window ends, so shutdown can free them.
  */
 export class LeaseIO implements LeaseDriver {
   readonly held = new Set<Lease>();
   private readonly renewWarned = new WeakSet<Lease>();
   private drained: (() => void) | undefined;
+  /** Released leases whose keys stay until the end of their holdAtLeast window. */
+  private readonly heldBack = new Map<Lease, TimerHandle>();
+  private shuttingDown = false;
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
@@ -29,7 +33,7 @@ export class LeaseIO implements LeaseDriver {
     readonly clock: Clock,
     private readonly nodes: NodeGuard,
     private readonly logger: RedlockLogger | undefined,
-    private readonly emit: (event: RedlockEvent) => void,
+    private readonly emit: (event: RedlockEvent, lease?: Lease) => void,
   ) {}
 
   /** Resolves once no lease is held (immediately when none is). */
@@ -47,7 +51,7 @@ export class LeaseIO implements LeaseDriver {
     const results = await this.nodes.ask<OwnerReply>(
       this.adapters,
       (adapter) =>
-        lease.mode === 'read'
+        lease.shared
           ? adapter.shared!.extend(lease.keys, lease.value, ttl)
           : adapter.extend(lease.keys, lease.value, ttl),
       timeout,
@@ -61,7 +65,11 @@ export class LeaseIO implements LeaseDriver {
     const what = lease.resources.join(', ');
     if (ok >= quorum && deadline > this.clock.now()) {
       this.renewWarned.delete(lease);
-      this.emit({ type: 'extended', resources: lease.resources, expiresAt: lease.expiresAt() });
+      this.emit(
+        // The new expiry: the lease applies `deadline` once this returns.
+        { type: 'extended', resources: lease.resources, expiresAt: lease.expiresAt(deadline) },
+        lease,
+      );
       return deadline;
     }
     // Nodes that answered without holding it for us: past N - quorum, no quorum can confirm.
@@ -82,18 +90,142 @@ export class LeaseIO implements LeaseDriver {
     this.forget(lease);
     for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return 'released';
+    if (lease.released && !this.shuttingDown && lease.holdUntil - this.clock.now() >= 1) {
+      return this.holdBack(lease);
+    }
     const quorum = this.quorum;
     // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
     // the key, or run the acquisition queued in its client once it reconnects.
     const results = await this.nodes.always<OwnerReply>(
       this.adapters,
       (adapter) =>
-        lease.mode === 'read'
-          ? adapter.shared!.release(lease.keys, lease.value)
+        lease.shared
+          ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
           : adapter.release(lease.keys, lease.value),
       lease.nodeTimeout,
       (partial) => countOk(partial) >= quorum,
     );
+    const status = this.releaseStatus(lease, results, 'release');
+    this.emit(
+      {
+        type: 'released',
+        resources: lease.resources,
+        status,
+        held: this.clock.now() - lease.acquiredAt,
+      },
+      lease,
+    );
+    return status;
+  }
+
+  leaseLost(lease: Lease, error: LockLostError): void {
+    this.forget(lease);
+    this.logger?.warn(error.message);
+    this.emit(
+      {
+        type: 'lost',
+        resources: lease.resources,
+        error,
+        held: this.clock.now() - lease.acquiredAt,
+      },
+      lease,
+    );
+    for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
+    if (lease.keys.length === 0) return;
+    // Keys an extension re-created, or that are still ours somewhere, would block others.
+    void this.nodes.always(
+      this.adapters,
+      (adapter) =>
+        lease.shared
+          ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
+          : adapter.release(lease.keys, lease.value),
+      lease.nodeTimeout,
+    );
+  }
+
+  relinquish(lease: Lease): void {
+    this.forget(lease);
+  }
+
+  /**
+   * From now on releases delete at once, whatever their `holdAtLeast`; the keys kept for
+   * leases released earlier are deleted now (compare-and-set, so never someone else's).
+   */
+  async beginShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const leases = [...this.heldBack.keys()];
+    for (const lease of leases) this.clock.clearTimeout(this.heldBack.get(lease));
+    this.heldBack.clear();
+    await this.releaseHeldBack(leases);
+  }
+
+  /** Deletes kept keys (compare-and-set); failures are left to the keys' own expiry. */
+  private async releaseHeldBack(leases: readonly Lease[]): Promise<void> {
+    await Promise.allSettled(
+      leases.map((lease) =>
+        this.nodes.always(
+          this.adapters,
+          (adapter) =>
+            lease.shared
+              ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
+              : adapter.release(lease.keys, lease.value),
+          lease.nodeTimeout,
+        ),
+      ),
+    );
+  }
+
+  /**
+   * The release of a lease inside its `holdAtLeast` window: the keys stay, and expire when the
+   * window ends. When their ttl already ends there (within a node timeout), nothing is sent;
+   * otherwise one compare-and-set sets their ttl to what is left of the window (shorter or
+   * longer). That is an extension, not a delete, so a replay is harmless: arriving late, it
+   * finds the keys held by the next owner and changes nothing (`taken`), or finds them gone and
+   * keeps them for at most the rest of the window it was sent with.
+   */
+  private async holdBack(lease: Lease): Promise<ReleaseStatus> {
+    const now = this.clock.now();
+    const left = lease.holdUntil - now;
+    const expires = lease.keysExpireAt();
+    let status: ReleaseStatus = 'released';
+    if (expires < lease.holdUntil || expires > lease.holdUntil + lease.nodeTimeout) {
+      // Rounded up, plus the drift allowance: the keys must outlive the window on every node.
+      const ttl = Math.ceil(left) + Math.floor(left * lease.driftFactor) + 2;
+      const results = await this.nodes.always<OwnerReply>(
+        this.adapters,
+        (adapter) =>
+          lease.shared
+            ? adapter.shared!.extend(lease.keys, lease.value, ttl)
+            : adapter.extend(lease.keys, lease.value, ttl),
+        lease.nodeTimeout,
+        (partial) => countOk(partial) >= this.quorum,
+      );
+      status = this.releaseStatus(lease, results, 'keep');
+    }
+    if (status !== 'taken' && this.shuttingDown) {
+      // Shutdown began while the hold was being set: it gives way like the others.
+      await this.releaseHeldBack([lease]);
+    } else if (status !== 'taken') {
+      const timer = this.clock.setTimeout(
+        () => this.heldBack.delete(lease),
+        Math.max(0, lease.holdUntil - this.clock.now()),
+        false,
+      );
+      this.heldBack.set(lease, timer);
+    }
+    this.emit(
+      { type: 'released', resources: lease.resources, status, held: now - lease.acquiredAt },
+      lease,
+    );
+    return status;
+  }
+
+  /** How a release (or a hold-back) ended on the nodes; throws when no quorum answered. */
+  private releaseStatus(
+    lease: Lease,
+    results: readonly NodeResult<OwnerReply>[],
+    action: 'keep' | 'release',
+  ): ReleaseStatus {
     let released = 0;
     let taken = 0;
     let answered = 0;
@@ -103,44 +235,18 @@ export class LeaseIO implements LeaseDriver {
       if (result.value === 'ok') released += 1;
       else if (result.value === 'taken') taken += 1;
     }
-    let status: ReleaseStatus;
-    if (released >= quorum) status = 'released';
-    else if (taken > 0) status = 'taken';
-    else if (answered >= quorum) status = 'expired';
-    else {
-      throw new RedlockUnavailableError(
-        `Could not confirm the release of ${lease.resources.join(', ')}: ${answered} of ${this.adapters.length} nodes answered; the keys expire by themselves.`,
-        {
-          resources: lease.resources,
-          nodes: describeNodes(this.adapters, results, (reply) =>
-            reply === 'ok' ? 'acquired' : reply,
-          ),
-        },
-      );
-    }
-    this.emit({
-      type: 'released',
-      resources: lease.resources,
-      status,
-      held: this.clock.now() - lease.acquiredAt,
-    });
-    return status;
-  }
-
-  leaseLost(lease: Lease, error: LockLostError): void {
-    this.forget(lease);
-    this.logger?.warn(error.message);
-    this.emit({ type: 'lost', resources: lease.resources, error });
-    for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
-    if (lease.keys.length === 0) return;
-    // Keys an extension re-created, or that are still ours somewhere, would block others.
-    void this.nodes.always(
-      this.adapters,
-      (adapter) =>
-        lease.mode === 'read'
-          ? adapter.shared!.release(lease.keys, lease.value)
-          : adapter.release(lease.keys, lease.value),
-      lease.nodeTimeout,
+    if (released >= this.quorum) return 'released';
+    if (taken > 0) return 'taken';
+    if (answered >= this.quorum) return 'expired';
+    const what = lease.resources.join(', ');
+    throw new RedlockUnavailableError(
+      `Could not confirm the ${action === 'keep' ? `hold of ${what} until the end of its holdAtLeast window` : `release of ${what}`}: ${answered} of ${this.adapters.length} nodes answered; the keys expire by themselves.`,
+      {
+        resources: lease.resources,
+        nodes: describeNodes(this.adapters, results, (reply) =>
+          reply === 'ok' ? 'acquired' : reply,
+        ),
+      },
     );
   }
 

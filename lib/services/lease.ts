@@ -2,6 +2,7 @@ import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, type RedlockError } from '../redlock.errors.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { type Duration, durationMs } from './duration.js';
 import { Lock } from './lock.js';
 
 /** What a lease needs from the engine: the I/O of extending and releasing its keys. */
@@ -15,6 +16,8 @@ export interface LeaseDriver {
   leaseLost(lease: Lease, error: LockLostError): void;
   /** Reports a renewal that failed without losing the lock (it will be retried). */
   renewalFailed(lease: Lease, error: unknown): void;
+  /** Stops tracking a lease whose keys are left to expire by themselves (no node I/O). */
+  relinquish(lease: Lease): void;
 }
 
 /** What an acquisition hands to the lease it creates. */
@@ -33,8 +36,14 @@ export interface LeaseInit {
   readonly autoExtend: boolean;
   readonly acquiredAt: number;
   readonly mode: LockMode;
+  /** 1 for a lock; more for a semaphore's permit (see `LockOptions.permits`). */
+  readonly permits?: number;
   /** Leases further up the call chain this one relies on (a reentrant multi-key scope). */
   readonly parents?: readonly Lease[];
+  /** `LockOptions.holdAtLeast` in ms: release keeps the keys until `acquiredAt` + this. */
+  readonly holdAtLeast?: number;
+  /** `LockOptions.maxHold` in ms: the lease is never renewed past `acquiredAt` + this. */
+  readonly maxHold?: number;
 }
 
 /**
@@ -55,8 +64,17 @@ export class Lease {
   readonly driftFactor: number;
   readonly acquiredAt: number;
   readonly mode: LockMode;
+  /** 1 for a lock; more for a semaphore's permit. */
+  readonly permits: number;
+  /** Held in the nodes' shared structure (a reader or a permit), not as a plain key. */
+  readonly shared: boolean;
   readonly parents: readonly Lease[];
   readonly lock: Lock;
+  /** Monotonic time until which `release()` keeps the keys (`holdAtLeast`). */
+  readonly holdUntil: number;
+  readonly maxHold: number | undefined;
+  /** Monotonic time past which the lease is never renewed (`maxHold`); `Infinity` without. */
+  readonly maxHoldUntil: number;
   deadline: number;
   autoExtend: boolean;
   /** Leases released or lost together with this one (degraded mode's in-process lock). */
@@ -69,6 +87,10 @@ export class Lease {
   private timer: TimerHandle | undefined;
   private releasing: Promise<ReleaseStatus> | undefined;
   private dependents: Lease[] | undefined;
+  // The ttl the keys were last set with (grant or extension): where the nodes' expiry lies.
+  private keysTtl: number;
+  // Set once a renewal was cut short by maxHold: no renewal follows, the lease ends there.
+  private capped = false;
 
   constructor(
     private readonly driver: LeaseDriver,
@@ -85,7 +107,13 @@ export class Lease {
     this.autoExtend = init.autoExtend;
     this.acquiredAt = init.acquiredAt;
     this.mode = init.mode;
+    this.permits = init.permits ?? 1;
+    this.shared = init.mode === 'read' || this.permits > 1;
     this.parents = init.parents ?? [];
+    this.keysTtl = init.ttl;
+    this.holdUntil = init.acquiredAt + (init.holdAtLeast ?? 0);
+    this.maxHold = init.maxHold;
+    this.maxHoldUntil = init.maxHold === undefined ? Infinity : init.acquiredAt + init.maxHold;
     for (const parent of this.parents) (parent.dependents ??= []).push(this);
     this.lock = new Lock(this);
     this.schedule();
@@ -123,11 +151,12 @@ export class Lease {
     return this.keys.includes(key) || this.parents.some((parent) => parent.covers(key));
   }
 
-  expiresAt(): number {
+  /** Epoch ms of the expiry; `deadline`: the one an extension is about to set. */
+  expiresAt(deadline = this.deadline): number {
     const clock = this.driver.clock;
-    let deadline = this.deadline;
-    for (const parent of this.parents) deadline = Math.min(deadline, parent.deadline);
-    return Math.floor(clock.wallNow() + (deadline - clock.now()));
+    let until = Math.min(deadline, this.maxHoldUntil);
+    for (const parent of this.parents) until = Math.min(until, parent.deadline);
+    return Math.floor(clock.wallNow() + (until - clock.now()));
   }
 
   /** Turns auto-extension on (used by `using`) and re-plans the timer accordingly. */
@@ -137,18 +166,53 @@ export class Lease {
     this.schedule();
   }
 
-  async extend(ttl = this.ttl): Promise<void> {
+  /**
+   * The earliest time (monotonic) at which the keys can be gone from the nodes by expiry: the
+   * validity deadline plus the drift allowance subtracted from it.
+   */
+  keysExpireAt(): number {
+    return this.deadline + Math.floor(this.keysTtl * this.driftFactor) + 2;
+  }
+
+  async extend(ttl: Duration = this.ttl): Promise<void> {
+    let ms = durationMs(ttl, 'ttl');
     if (!this.isHeld()) throw this.stateError('extend');
+    const left = Math.floor(this.maxHoldUntil - this.driver.clock.now());
+    if (left < ms) {
+      // maxHold: the keys are set to expire by themselves when it is reached, and never renewed.
+      this.capped = true;
+      if (left <= Math.max(this.nodeTimeout, Math.floor(left * this.driftFactor) + 2)) {
+        // Too little left for an extension to add anything: the lease ends as it is.
+        this.schedule();
+        return;
+      }
+      ms = left;
+    }
     try {
-      const deadline = await this.driver.extendLease(this, ttl);
+      const deadline = await this.driver.extendLease(this, ms);
       if (this.state === 'held') {
         this.deadline = deadline;
+        this.keysTtl = ms;
         this.schedule();
       }
     } catch (error) {
       if (error instanceof LockLostError) this.lose(error);
       throw error;
     }
+  }
+
+  /**
+   * Ends the lease here without touching the nodes: its keys stay until their ttl runs out.
+   * For claims that must outlive the work, shutdown included (a tick claimed by a job).
+   */
+  letExpire(): void {
+    if (this.releasing || this.state !== 'held') return;
+    this.state = 'released';
+    this.driver.clock.clearTimeout(this.timer);
+    this.controller?.abort(releasedReason());
+    this.detach();
+    this.releasing = Promise.resolve('released');
+    this.driver.relinquish(this);
   }
 
   release(): Promise<ReleaseStatus> {
@@ -191,7 +255,12 @@ export class Lease {
 
   private checkDeadline(): void {
     if (this.state !== 'held') return;
-    if (this.driver.clock.now() >= this.deadline) {
+    const now = this.driver.clock.now();
+    if (now >= this.maxHoldUntil || (this.capped && now >= this.deadline)) {
+      this.lose(`it reached its maxHold of ${this.maxHold} ms, past which it is never renewed`);
+      return;
+    }
+    if (now >= this.deadline) {
       this.lose(
         this.autoExtend ? 'its validity ran out before an extension succeeded' : 'it expired',
       );
@@ -228,9 +297,11 @@ export class Lease {
     const clock = this.driver.clock;
     clock.clearTimeout(this.timer);
     if (this.state !== 'held') return;
-    const remaining = this.deadline - clock.now();
+    const now = clock.now();
+    const remaining = this.deadline - now;
     // Renew at half-life: leaves half the ttl for the renewal itself and its retries.
-    const delay = this.autoExtend ? remaining - this.ttl / 2 : remaining;
+    const renewAt = this.autoExtend && !this.capped ? remaining - this.ttl / 2 : remaining;
+    const delay = Math.min(renewAt, this.maxHoldUntil - now);
     if (!Number.isFinite(delay)) return; // a scope made only of locks further up the chain
     this.timer = clock.setTimeout(() => void this.tick(), Math.max(0, delay), false);
   }
@@ -238,7 +309,7 @@ export class Lease {
   private async tick(): Promise<void> {
     this.checkDeadline();
     if (this.state !== 'held') return;
-    if (!this.autoExtend) {
+    if (!this.autoExtend || this.capped) {
       this.schedule();
       return;
     }

@@ -1,5 +1,6 @@
 import type { LockOptions, ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import { RedlockConfigError } from '../redlock.errors.js';
+import { parseDuration } from './duration.js';
 
 /** Library defaults of {@link LockOptions}; documented on each option with `@default`. */
 export const DEFAULT_LOCK_OPTIONS: Readonly<ResolvedLockOptions> = Object.freeze({
@@ -15,6 +16,9 @@ export const DEFAULT_LOCK_OPTIONS: Readonly<ResolvedLockOptions> = Object.freeze
   mode: 'write',
   fencing: false,
   waitForNodes: false,
+  holdAtLeast: 0,
+  maxHold: undefined,
+  permits: 1,
 });
 
 /**
@@ -23,9 +27,21 @@ export const DEFAULT_LOCK_OPTIONS: Readonly<ResolvedLockOptions> = Object.freeze
  */
 export const MAX_TTL = Number.MAX_SAFE_INTEGER;
 const MAX_RETRY_COUNT = 1_000_000_000;
+/** A cap far past any real use that keeps every holder of a key listable in one reply. */
+const MAX_PERMITS = 1_000_000;
 const OPTION_KEYS = new Set(Object.keys(DEFAULT_LOCK_OPTIONS));
 /** Options that belong to callers of the engine (`@WithLock`), passed through untouched. */
 const CALLER_KEYS = new Set(['onBusy']);
+/** Options that take a `Duration` (`'30s'`); `retryDelay` may also be a function. */
+const DURATION_KEYS = new Set([
+  'ttl',
+  'wait',
+  'retryDelay',
+  'retryJitter',
+  'nodeTimeout',
+  'holdAtLeast',
+  'maxHold',
+]);
 
 /**
  * Merges `options` over `base` and validates the result, so a bad value fails before anything
@@ -53,7 +69,9 @@ export function resolveLockOptions(
       );
     }
     if (value === undefined) continue;
-    (merged as unknown as Record<string, unknown>)[key] = value;
+    (merged as unknown as Record<string, unknown>)[key] = DURATION_KEYS.has(key)
+      ? parseDuration(value, path ? `${path}.${key}` : key)
+      : value;
   }
   validateLockOptions(merged, path);
   return merged;
@@ -131,6 +149,40 @@ export function validateLockOptions(options: ResolvedLockOptions, path = ''): vo
         `expected true or false, got ${describe(options[flag])}`,
       );
     }
+  }
+  const { holdAtLeast, maxHold } = options;
+  if (!Number.isInteger(holdAtLeast) || holdAtLeast < 0 || holdAtLeast > MAX_TTL) {
+    throw new RedlockConfigError(
+      name('holdAtLeast'),
+      `expected whole milliseconds from 0 to ${MAX_TTL} or a duration such as '10s', got ${describe(holdAtLeast)}`,
+    );
+  }
+  if (maxHold !== undefined) {
+    if (!Number.isInteger(maxHold) || maxHold < 1 || maxHold > MAX_TTL) {
+      throw new RedlockConfigError(
+        name('maxHold'),
+        `expected whole milliseconds from 1 to ${MAX_TTL} or a duration such as '5m', got ${describe(maxHold)}`,
+      );
+    }
+    if (holdAtLeast > maxHold) {
+      throw new RedlockConfigError(
+        name('holdAtLeast'),
+        `${holdAtLeast} ms is longer than maxHold (${maxHold} ms): the lock would have to be kept after it must be given up`,
+      );
+    }
+  }
+  const { permits } = options;
+  if (!Number.isSafeInteger(permits) || permits < 1 || permits > MAX_PERMITS) {
+    throw new RedlockConfigError(
+      name('permits'),
+      `expected a whole number of holders from 1 to ${MAX_PERMITS}, got ${describe(permits)}`,
+    );
+  }
+  if (permits > 1 && options.mode === 'read') {
+    throw new RedlockConfigError(
+      name('permits'),
+      `a semaphore (permits ${permits}) cannot be a read lock: leave mode as 'write'`,
+    );
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new RedlockConfigError(

@@ -1,7 +1,11 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { RedlockError } from '../redlock.errors.js';
+import type { Duration } from './duration.js';
 import type { Lease } from './lease.js';
+
+/** @internal Ends a lock without a release: its keys stay until their ttl runs out. */
+export const LET_EXPIRE = Symbol('nestjs-redlock:let-expire');
 
 /**
  * A held lock: the lease on one or more resources that an acquisition returned.
@@ -24,6 +28,11 @@ export class Lock implements AsyncDisposable {
   /** `'write'` (exclusive) or `'read'` (shared with other readers). */
   get mode(): LockMode {
     return this.#lease.mode;
+  }
+
+  /** How many holders the resources allow at once: 1 for a lock, more for a semaphore's permit. */
+  get permits(): number {
+    return this.#lease.permits;
   }
 
   /** The locked resources, without the key prefix. */
@@ -70,19 +79,21 @@ export class Lock implements AsyncDisposable {
   }
 
   /**
-   * Resets the ttl on a quorum of nodes (to `ttl`, or the acquisition's ttl). Rejects with
+   * Resets the ttl on a quorum of nodes (to `ttl`, or the acquisition's ttl; milliseconds or a
+   * duration such as `'30s'`), never past the lock's `maxHold`. Rejects with
    * `LockLostError` when the lock has expired, was released, or was taken over, and with
    * `RedlockUnavailableError` when too few nodes answered (the lock then lives until
    * `expiresAt`).
    */
-  extend(ttl?: number): Promise<void> {
+  extend(ttl?: Duration): Promise<void> {
     return this.#lease.extend(ttl);
   }
 
   /**
    * Deletes the keys where they still hold this lock's value. Idempotent: a second call returns
    * the first call's result. Resolves to `released`, or `expired` when the keys had already
-   * expired, or `taken` when another owner holds them now.
+   * expired, or `taken` when another owner holds them now. Within the lock's `holdAtLeast`
+   * window the keys are kept instead, until the window ends (or the application shuts down).
    */
   release(): Promise<ReleaseStatus> {
     return this.#lease.release();
@@ -90,5 +101,10 @@ export class Lock implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
+  }
+
+  /** @internal See {@link LET_EXPIRE}. */
+  [LET_EXPIRE](): void {
+    this.#lease.letExpire();
   }
 }

@@ -12,7 +12,13 @@ import type { RedlockModuleOptions } from '../interfaces/redlock-module-options.
 import { DEFAULT_KEY_PREFIX } from '../redlock.constants.js';
 import { redactUrl } from '../redaction.js';
 import { RedlockConfigError } from '../redlock.errors.js';
+import { parseDuration } from './duration.js';
 import { DEFAULT_LOCK_OPTIONS, describe, resolveLockOptions } from './lock-options.js';
+import { resolveHolderOptions } from './instance-record.js';
+import {
+  type RedlockTelemetryOptions,
+  resolveTelemetryOptions,
+} from '../observability/telemetry-options.js';
 
 /** The logger the options ask for: theirs, Nest's `Logger('Redlock')`, or none. */
 export function loggerOf(options: Pick<RedlockModuleOptions, 'logger'>): RedlockLogger | undefined {
@@ -35,6 +41,10 @@ export interface ResolvedRedlockOptions {
   readonly credentials: RedlockModuleOptions['credentials'];
   readonly shutdownTimeout: number;
   readonly allowMemoryInProduction: boolean;
+  /** `undefined` when telemetry is off. */
+  readonly telemetry: RedlockTelemetryOptions | undefined;
+  readonly instanceName: string | undefined;
+  readonly holderInfo: boolean;
 }
 
 const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
@@ -76,22 +86,25 @@ export function resolveModuleOptions(
         'Give redis:// nodes, or set allowMemoryInProduction: true if the app really runs as one process.',
     );
   }
-  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+  const shutdownTimeout = parseDuration(
+    options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT,
+    'shutdownTimeout',
+  ) as number;
   if (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 0) {
     throw new RedlockConfigError(
       'shutdownTimeout',
-      `expected whole milliseconds >= 0, got ${describe(shutdownTimeout)}`,
+      `expected whole milliseconds >= 0 or a duration such as '10s', got ${describe(shutdownTimeout)}`,
     );
   }
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (typeof keyPrefix !== 'string') {
     throw new RedlockConfigError('keyPrefix', `expected a string, got ${describe(keyPrefix)}`);
   }
-  const connectTimeout = options.connectTimeout ?? 5_000;
+  const connectTimeout = parseDuration(options.connectTimeout ?? 5_000, 'connectTimeout') as number;
   if (!Number.isInteger(connectTimeout) || connectTimeout < 0) {
     throw new RedlockConfigError(
       'connectTimeout',
-      `expected whole milliseconds >= 0, got ${describe(connectTimeout)}`,
+      `expected whole milliseconds >= 0 or a duration such as '5s', got ${describe(connectTimeout)}`,
     );
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
@@ -148,6 +161,8 @@ export function resolveModuleOptions(
     connectTimeout,
     onEvent: options.onEvent,
     logger: options.logger,
+    telemetry: resolveTelemetryOptions(options.telemetry),
+    ...resolveHolderOptions(options),
   } as Omit<ResolvedRedlockOptions, 'nodes'>;
   // Nodes may carry passwords: kept out of util.inspect and JSON.stringify of the options.
   return Object.defineProperty(resolved, 'nodes', {

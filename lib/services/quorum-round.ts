@@ -46,6 +46,8 @@ export interface RoundContext {
   readonly clock: Clock;
   readonly nodes: NodeGuard;
   readonly rollbacks: Rollbacks;
+  /** Names this engine in owner values (holder information); absent: plain random values. */
+  readonly instanceTag?: string;
 }
 
 type Reply = AcquireReply & { readonly token?: number };
@@ -65,21 +67,30 @@ export async function acquireRound(
   const { adapters, quorum, clock } = ctx;
   const { keys } = target;
   const { ttl } = opts;
-  const read = opts.mode === 'read';
-  const fence = opts.fencing ? FENCE : undefined;
-  const value = ownerValue();
+  // Readers and a semaphore's permits live in the nodes' shared structure; only the permits
+  // raise the fencing counter there (each grant gets its own token, like a writer's).
+  const counted = opts.permits > 1;
+  const read = opts.mode === 'read' || counted;
+  const exclusive = !read || counted;
+  const fence = opts.fencing
+    ? counted
+      ? { fence: true, permits: opts.permits }
+      : FENCE
+    : undefined;
+  const shareOptions = counted ? (fence ?? { permits: opts.permits }) : fence;
+  const value = ownerValue(ctx.instanceTag, clock);
   const start = clock.now();
   let fatal: string | undefined;
   const results = await ctx.nodes.ask<Reply>(
     adapters,
     (adapter) =>
       (read
-        ? adapter.shared!.acquire(keys, value, ttl, fence)
+        ? adapter.shared!.acquire(keys, value, ttl, shareOptions)
         : adapter.acquire(keys, value, ttl, fence)
       ).then((reply) => {
         if (!fence || !reply.acquired) return reply;
         try {
-          return { acquired: true, token: parseFence(reply.fence, read ? 0 : 1) };
+          return { acquired: true, token: parseFence(reply.fence, exclusive ? 1 : 0) };
         } catch (error) {
           // The node holds the keys but its token is unusable: undo it like an error.
           if (error instanceof FenceError && /2\^53/.test(error.message)) fatal = error.message;
@@ -128,7 +139,7 @@ export async function acquireRound(
 
   if (acquired >= quorum) {
     let fenced = true;
-    if (fence && !read) {
+    if (fence && exclusive) {
       fenced = await syncFences(ctx, results, granted, keys, value, token, timeout);
       if (!fenced) reason = 'the fencing counters could not be brought in line on a quorum';
     }
@@ -143,7 +154,7 @@ export async function acquireRound(
   await ctx.rollbacks.undo(
     granted,
     unsure,
-    { keys, value, read, timeout, until: start + ttl },
+    { keys, value, read, permits: counted ? opts.permits : undefined, timeout, until: start + ttl },
     grace,
   );
   return {
@@ -205,13 +216,33 @@ export function countOk(results: readonly NodeResult<unknown>[]): number {
 const POOL = Buffer.alloc(16 * 256);
 let poolOffset = POOL.length;
 
-/** 128 random bits from `node:crypto`, hex-encoded; new for every acquisition attempt. */
-export function ownerValue(): string {
+/**
+ * A new owner value for every acquisition attempt: 128 random bits from `node:crypto` as 22
+ * base64url characters, then, when the engine has an instance tag, `.<tag>.<wall ms, base 36>`
+ * (`Xq3…22 chars.k9Df0aZ1.mhx2k1qz`). The suffix is holder information that `inspect()` reads
+ * back from the value itself, so naming the holder costs no command per lock (the tag points to
+ * the instance record, see `instance-record.ts`). At most 44 bytes, so Redis still stores it as
+ * an embstr like a 32-hex value. Only the random part is secret; the suffix is public.
+ */
+export function ownerValue(tag?: string, clock?: Pick<Clock, 'wallNow'>): string {
   if (poolOffset >= POOL.length) {
     randomFillSync(POOL);
     poolOffset = 0;
   }
-  const value = POOL.toString('hex', poolOffset, poolOffset + 16);
+  const token = POOL.toString('base64url', poolOffset, poolOffset + 16);
   poolOffset += 16;
-  return value;
+  if (tag === undefined) return token;
+  const wall = clock ? clock.wallNow() : Date.now();
+  // Number#toString(36) costs more than the rest together, and under load many locks of one
+  // engine share a millisecond: the suffix is made once per engine tag and ms.
+  if (wall !== suffixWall || tag !== suffixTag) {
+    suffixWall = wall;
+    suffixTag = tag;
+    suffix = `.${tag}.${wall.toString(36)}`;
+  }
+  return token + suffix;
 }
+
+let suffixWall = NaN;
+let suffixTag = '';
+let suffix = '';

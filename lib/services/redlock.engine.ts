@@ -23,6 +23,7 @@ import {
 } from './lock-options.js';
 import { NodeGuard, validateNodes } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
+import { publishRedlockEvent } from '../observability/diagnostics-publisher.js';
 import { describeNodes } from './quorum.js';
 import type { Grant, Target } from './quorum-round.js';
 import { type LockScope, openScope, type ScopeParts } from './lock-scope.js';
@@ -30,6 +31,15 @@ import { Reentrancy } from './reentrancy.js';
 import { WaitingLines } from './release-waiter.js';
 import { buildTarget, type Resources } from './resource-target.js';
 import { Rollbacks } from './rollback.js';
+import { InstanceRecord } from './instance-record.js';
+import { inspectLocks, type InspectionParts } from './lock-inspection.js';
+import { forceRelease, type ForceReleaseParts } from './force-release.js';
+import type {
+  ForceReleaseOptions,
+  ForceReleaseResult,
+  InspectOptions,
+  LockInspection,
+} from '../interfaces/lock-inspection.interface.js';
 
 export type { Resources } from './resource-target.js';
 export type { LockScope } from './lock-scope.js';
@@ -55,6 +65,14 @@ export interface RedlockEngineOptions {
    * in-process lock is taken for every acquisition, so one process never has two holders.
    */
   degraded?: { store: LockAdapter };
+  /** Names this engine's locks in `inspect()` (holder information). @default `hostname:pid` */
+  instanceName?: string;
+  /**
+   * Owner values carry this engine's tag and the acquisition time, and each node keeps one
+   * instance record per engine, so `inspect()` can name holders. `false`: plain random values.
+   * @default true
+   */
+  holderInfo?: boolean;
 }
 
 /**
@@ -82,6 +100,10 @@ export class Redlock {
   private readonly degraded: DegradedMode | undefined;
   private readonly fallback: Redlock | undefined;
   private state: 'open' | 'closing' | 'closed' = 'open';
+  /** Holder information: the tag in this engine's owner values and the record it points to. */
+  private readonly instance: InstanceRecord | undefined;
+  // Whether events go to the diagnostics channels (not for the degraded-mode fallback's own).
+  private publishes = true;
   // Settles once every node has had its first chance to connect (see ready()).
   private connecting: Promise<void> | undefined;
 
@@ -108,11 +130,20 @@ export class Redlock {
       this.emit({ type: 'circuit', resources: [], node, from, to });
     });
     this.rollbacks = new Rollbacks(this.clock, this.nodes);
-    this.leases = new LeaseIO(adapters, this.quorum, this.clock, this.nodes, this.logger, (event) =>
-      this.emit(event),
+    this.leases = new LeaseIO(
+      adapters,
+      this.quorum,
+      this.clock,
+      this.nodes,
+      this.logger,
+      (event, lease) => this.emit(event, lease),
     );
     this.reentrancy = new Reentrancy(this.clock);
+    if (options.holderInfo !== false) {
+      this.instance = new InstanceRecord(options.instanceName, this.clock, this.logger);
+    }
     this.context = {
+      instanceTag: this.instance?.tag,
       adapters,
       quorum: this.quorum,
       clock: this.clock,
@@ -123,7 +154,7 @@ export class Redlock {
       grant: (target, opts, grant, autoExtend, parents) =>
         this.grant(target, opts, grant, autoExtend, parents),
       assertOpen: (resources) => this.assertOpen(resources),
-      emit: (event) => this.emit(event),
+      emit: (event, lease) => this.emit(event, lease),
     };
     this.scopeParts = {
       reentrancy: this.reentrancy,
@@ -141,6 +172,7 @@ export class Redlock {
         degraded: undefined,
         circuitBreaker: false,
       });
+      fallback.publishes = false;
       this.fallback = fallback;
       this.degraded = new DegradedMode(
         (target, opts, autoExtend, parents) =>
@@ -282,6 +314,8 @@ export class Redlock {
   async close(options: { timeout?: number } = {}): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
+    // Keys kept for a holdAtLeast window are freed now; releases from here on delete at once.
+    const heldBack = this.leases.beginShutdown();
     const timeout = options.timeout ?? 0;
     if (timeout > 0) {
       await Promise.race([this.leases.whenDrained(), sleep(this.clock, timeout)]);
@@ -295,9 +329,24 @@ export class Redlock {
         );
       }
     });
+    await heldBack;
     this.state = 'closed';
+    this.instance?.stop();
     this.rollbacks.close();
     await this.fallback?.close();
+  }
+
+  /**
+   * The locks held on the nodes whose resource matches `pattern` (a Redis glob), with their
+   * holders, ttl, fencing counter and waiters; see `RedlockService.inspect`.
+   */
+  inspect(pattern?: string, options?: InspectOptions): Promise<LockInspection> {
+    return inspectLocks(this.inspection(), pattern, options);
+  }
+
+  /** Deletes a lock whoever holds it; see `RedlockService.forceRelease`. */
+  forceRelease(resource: string, options: ForceReleaseOptions): Promise<ForceReleaseResult> {
+    return forceRelease(this.inspection(), resource, options);
   }
 
   /** Locks currently held through this engine. */
@@ -318,10 +367,13 @@ export class Redlock {
     autoExtend: boolean,
     parents?: readonly Lease[],
   ): Promise<Lease | RedlockError> {
-    if (opts.mode === 'read') {
+    if (opts.mode === 'read' || opts.permits > 1) {
       const lacking = this.adapters.find((adapter) => !adapter.shared);
-      if (lacking)
-        throw new RedlockConfigError('mode', `node ${lacking.name} does not support read locks`);
+      if (lacking) {
+        const [option, what] =
+          opts.mode === 'read' ? ['mode', 'read locks'] : ['permits', 'semaphores'];
+        throw new RedlockConfigError(option, `node ${lacking.name} does not support ${what}`);
+      }
     }
     // Every acquisition of a degraded-mode engine, nested ones included, takes the in-process
     // lock first: that is what keeps one process from ever having two holders.
@@ -349,7 +401,10 @@ export class Redlock {
       autoExtend,
       acquiredAt: grant.start,
       mode: opts.mode,
+      permits: opts.permits,
       parents,
+      holdAtLeast: opts.holdAtLeast,
+      maxHold: opts.maxHold,
     });
     if (keys.length > 0) this.leases.held.add(lease);
     return lease;
@@ -365,8 +420,25 @@ export class Redlock {
       this.adapters.map((adapter) =>
         adapter.ready ? adapter.ready(timeout).catch(() => undefined) : Promise.resolve(),
       ),
-    ).then(() => undefined);
+    ).then(() => this.instance?.start(this.adapters));
     return this.connecting;
+  }
+
+  private inspection(): InspectionParts & ForceReleaseParts {
+    return {
+      adapters: this.adapters,
+      keyPrefix: this.keyPrefix,
+      quorum: this.quorum,
+      clock: this.clock,
+      nodes: this.nodes,
+      // Listing a large keyspace takes longer than a lock call; never less than 5 s.
+      timeout: Math.max(5_000, nodeTimeoutOf(this.defaults)),
+      held: () => new Map([...this.leases.held].map((lease) => [lease.value, lease.fencingToken])),
+      ready: (timeout) => this.ready(timeout),
+      logger: this.logger,
+      target: (resource) => this.target(resource),
+      emit: (event) => this.emit(event),
+    };
   }
 
   private assertOpen(resources: readonly string[]): void {
@@ -377,7 +449,9 @@ export class Redlock {
     );
   }
 
-  private emit(event: RedlockEvent): void {
+  private emit(event: RedlockEvent, lease?: Lease): void {
+    // Costs a few property reads when nobody subscribes to the diagnostics channels.
+    if (this.publishes) publishRedlockEvent(event, lease);
     if (!this.onEvent) return;
     try {
       this.onEvent(event);

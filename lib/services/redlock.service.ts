@@ -12,7 +12,16 @@ import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import { describeNodeError, listForMessage } from '../redaction.js';
 import type { NodeStatus } from '../redlock-node-status.js';
+import { shareInstrumentation } from '../observability/otel-instrumentation.js';
+import type {
+  ForceReleaseOptions,
+  ForceReleaseResult,
+  InspectOptions,
+  LockInspection,
+} from '../interfaces/lock-inspection.interface.js';
 import {
+  COORDINATION,
+  OBSERVE_EVENTS,
   REDLOCK_CONNECTIONS,
   REDLOCK_POOLS,
   TRACK_RESPONSE,
@@ -25,6 +34,8 @@ import {
   CredentialsRefresher,
   type CredentialsTarget,
 } from './credentials.js';
+import { JobCoordinator } from './job-coordinator.js';
+import { LeaderElections } from './leader-elections.js';
 import type { Lock } from './lock.js';
 import { loggerOf, type ResolvedRedlockOptions } from './module-options.js';
 import { type LockScope, Redlock, type Resources } from './redlock.engine.js';
@@ -75,6 +86,8 @@ export class RedlockService
   readonly #logger: RedlockLogger | undefined;
   readonly #engine: Redlock;
   readonly #credentials: CredentialsRefresher | undefined;
+  readonly #jobs: JobCoordinator;
+  readonly #elections: LeaderElections;
   #eventEmitter: EventEmitterLike | undefined;
   // Whether the last acquisition failed for want of a quorum: outages are logged when they
   // start and end, not once per request.
@@ -83,6 +96,10 @@ export class RedlockService
   // HTTP responses in flight (seen by RedlockErrorsInterceptor), until written or abandoned.
   readonly #responses = new Set<object>();
   #responsesDone: (() => void) | undefined;
+  // In-process followers of every event (the lock console's recent events).
+  readonly #observers = new Set<(event: RedlockEvent) => void>();
+  // Stops this module's share of the OpenTelemetry instrumentation (`telemetry` option).
+  #stopTelemetry: (() => void) | undefined;
 
   constructor(
     @Inject(REDLOCK_CONNECTIONS) connections: RedlockConnections,
@@ -100,10 +117,14 @@ export class RedlockService
       logger: this.#logger,
       onEvent: (event) => this.#dispatch(event, options.onEvent),
       circuitBreaker: options.circuitBreaker,
+      instanceName: options.instanceName,
+      holderInfo: options.holderInfo,
       degraded: options.degradedMode
         ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
         : undefined,
     });
+    this.#jobs = new JobCoordinator(this.#engine, this.#logger);
+    this.#elections = new LeaderElections(this.#engine, this.#logger);
     if (options.credentials) {
       const targets = connections.owned.filter(
         (adapter): adapter is LockAdapter & CredentialsTarget =>
@@ -221,9 +242,72 @@ export class RedlockService
     return this.#engine.currentLock(resource);
   }
 
+  /**
+   * The locks held on the nodes right now whose resource matches `pattern` (a Redis glob: `*`,
+   * `?`, `[a-z]`; default every lock), merged over the nodes: holder (instance name, host, pid,
+   * since when), ttl left, mode, fencing counter, waiters, on how many nodes. Each node is listed
+   * with `SCAN`, never `KEYS`. Owner values are never part of the answer.
+   * @throws RedlockConfigError for a malformed pattern.
+   *
+   * @example
+   * ```ts
+   * const { locks } = await redlock.inspect('order:*');
+   * for (const lock of locks) {
+   *   console.log(lock.resource, lock.holders[0]?.instance?.name, `${lock.ttl} ms left`);
+   * }
+   * ```
+   */
+  inspect(pattern?: string, options?: InspectOptions): Promise<LockInspection> {
+    return this.#engine.inspect(pattern, options);
+  }
+
+  /**
+   * Deletes the lock on `resource` on every node, whoever holds it: an operator's last resort for
+   * a holder that is stuck but alive. Waiters go at once, the fencing counter is raised (the
+   * result's `fencingCounter`: give it to the protected store as its new minimum to refuse the
+   * old holder's writes), a warning is logged and a `forceReleased` event names `by`. The holder
+   * learns it at its next extension (`lock.signal` aborts); until then it may still run.
+   * @throws RedlockUnavailableError when fewer than a quorum of nodes answered.
+   *
+   * @example
+   * ```ts
+   * await redlock.forceRelease('report:nightly', { by: 'ops:alice' });
+   * ```
+   */
+  forceRelease(resource: string, options: ForceReleaseOptions): Promise<ForceReleaseResult> {
+    return this.#engine.forceRelease(resource, options);
+  }
+
+  /** @internal Follows every event of this service (the lock console); returns the unfollow. */
+  [OBSERVE_EVENTS](listener: (event: RedlockEvent) => void): () => void {
+    this.#observers.add(listener);
+    return () => this.#observers.delete(listener);
+  }
+
+  /**
+   * Whether this instance of the application leads the `@LeaderElection` of `key` right now
+   * (its lease is held and valid). `false` for a key no provider of the application elects on.
+   *
+   * @example
+   * ```ts
+   * if (!this.redlock.isLeader('leader:billing')) return; // only the leader sends reminders
+   * ```
+   */
+  isLeader(key: string): boolean {
+    return this.#elections.isLeader(key);
+  }
+
   async onModuleInit(): Promise<void> {
     const { options, pools } = this.#connections;
     this.#eventEmitter = await this.#findEventEmitter();
+    if (options.telemetry) {
+      const { instrumentation, release } = await shareInstrumentation(options.telemetry);
+      const unobserve = instrumentation.observe(this.#engine);
+      this.#stopTelemetry = () => {
+        unobserve();
+        release();
+      };
+    }
     this.#credentials?.start();
     if (pools.some((pool) => pool instanceof MemoryLockAdapter)) {
       this.#logger?.log(
@@ -266,6 +350,9 @@ export class RedlockService
   async beforeApplicationShutdown(): Promise<void> {
     this.#shuttingDown = true;
     this.#credentials?.stop();
+    // Jobs hand over once their current run ends; leaders step down (onLeadershipLost first).
+    this.#jobs.stepDown();
+    await this.#elections.stepDown();
     const timeout = this.#connections.options.shutdownTimeout;
     const began = performance.now();
     const pending = this.#engine.heldCount;
@@ -315,7 +402,14 @@ export class RedlockService
 
   /** Closes what the module opened; clients and adapters passed in stay open. */
   async onApplicationShutdown(): Promise<void> {
+    this.#stopTelemetry?.();
+    this.#stopTelemetry = undefined;
     await Promise.allSettled(this.#connections.owned.map((adapter) => adapter.close()));
+  }
+
+  /** @internal The runtime of `@OnOneInstance`, `@WithoutOverlapping` and `@LeaderElection`. */
+  [COORDINATION](): { jobs: JobCoordinator; elections: LeaderElections } {
+    return { jobs: this.#jobs, elections: this.#elections };
   }
 
   /** @internal The entry point of `@WithLock`; its absence tells a mock from the service. */
@@ -325,6 +419,7 @@ export class RedlockService
 
   #dispatch(event: RedlockEvent, onEvent: ((event: RedlockEvent) => void) | undefined): void {
     onEvent?.(event);
+    for (const observer of this.#observers) observer(event);
     this.#eventEmitter?.emit(`redlock.${event.type}`, event);
     this.#logOutage(event);
   }

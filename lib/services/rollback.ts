@@ -6,7 +6,10 @@ import type { NodeGuard } from './node-guard.js';
 export interface Undo {
   readonly keys: readonly string[];
   readonly value: string;
+  /** Held in the shared structure (a reader or a semaphore's permit). */
   readonly read: boolean;
+  /** A semaphore's cap, so that its undo announces the freed permit. */
+  readonly permits?: number;
   /** Per-node timeout of the attempt. */
   readonly timeout: number;
   /** Monotonic time after which the keys have expired by themselves anyway. */
@@ -73,7 +76,7 @@ export class Rollbacks {
       adapters,
       (adapter) =>
         what.read
-          ? adapter.shared!.release(what.keys, what.value)
+          ? adapter.shared!.release(what.keys, what.value, { permits: what.permits })
           : adapter.release(what.keys, what.value),
       what.timeout,
     );

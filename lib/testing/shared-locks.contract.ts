@@ -122,6 +122,91 @@ export function sharedLockContract(
       }
     });
 
+    describe('semaphores (shared with a cap)', () => {
+      it('lets at most `permits` holders in, and lets the next in once one leaves', async () => {
+        const keys = [c.key('a'), c.key('b')];
+        const [h1, h2, h3] = [owner(), owner(), owner()];
+        granted(await readers().acquire(keys, h1, LONG, { permits: 2 }));
+        granted(await others().acquire(keys, h2, LONG, { permits: 2 }));
+        const ttl = busyTtl(await readers().acquire(keys, h3, LONG, { permits: 2 }));
+        assert.ok(ttl > 0 && ttl <= LONG, `comes back when the first holder expires (${ttl})`);
+        // A replay of a holder's grant is still answered as acquired, not as busy.
+        granted(await readers().acquire(keys, h1, LONG, { permits: 2 }));
+        assert.equal(await readers().release(keys, h1, { permits: 2 }), 'ok');
+        granted(await readers().acquire(keys, h3, LONG, { permits: 2 }));
+        assert.equal(await readers().release(keys, h2, { permits: 2 }), 'ok');
+        assert.equal(await readers().release(keys, h3, { permits: 2 }), 'ok');
+      });
+
+      it('keeps a plain lock out while permits are held, and new holders out once it waits', async () => {
+        const k = c.key('a');
+        const holder = owner();
+        granted(await readers().acquire([k], holder, LONG, { permits: 3 }));
+        const wait = busyTtl(await c.adapter.acquire([k], owner(), LONG));
+        assert.ok(wait > 0 && wait <= 1_000, `the lock comes back within its mark (${wait})`);
+        busyTtl(await others().acquire([k], owner(), LONG, { permits: 3 }));
+        assert.equal(await readers().release([k], holder, { permits: 3 }), 'ok');
+        const next = owner();
+        granted(await c.adapter.acquire([k], next, LONG));
+        busyTtl(await others().acquire([k], owner(), LONG, { permits: 3 }));
+        assert.equal(await c.adapter.release([k], next), 'ok');
+      });
+
+      it('frees the permit of a holder that never releases when its ttl runs out', async () => {
+        const k = c.key('a');
+        granted(await readers().acquire([k], owner(), SHORT, { permits: 1 }));
+        const ttl = busyTtl(await others().acquire([k], owner(), LONG, { permits: 1 }));
+        assert.ok(ttl <= SHORT, `busy for at most the crashed holder's ttl (${ttl})`);
+        await sleep(SHORT * 2);
+        const next = owner();
+        granted(await others().acquire([k], next, LONG, { permits: 1 }));
+        assert.equal(await others().release([k], next, { permits: 1 }), 'ok');
+      });
+
+      it('announces every release of a permit, not only the last', async () => {
+        const k = c.key('a');
+        const events = recorder();
+        const stop = await c.adapter.onRelease([k], events.listener);
+        try {
+          const [h1, h2] = [owner(), owner()];
+          granted(await readers().acquire([k], h1, LONG, { permits: 3 }));
+          granted(await readers().acquire([k], h2, LONG, { permits: 3 }));
+          assert.equal(await readers().release([k], h1, { permits: 3 }), 'ok');
+          await events.reached(1);
+          assert.equal(await readers().release([k], h2, { permits: 3 }), 'ok');
+          await events.reached(2);
+        } finally {
+          stop();
+        }
+      });
+
+      if (fencing) {
+        it('gives every permit grant its own token, and a replay the same one', async () => {
+          const k = c.key('a');
+          const [h1, h2] = [owner(), owner()];
+          const first = fenced(await readers().acquire([k], h1, LONG, { fence: true, permits: 2 }));
+          const second = fenced(await others().acquire([k], h2, LONG, { fence: true, permits: 2 }));
+          assert.equal(second, first + 1n);
+          assert.equal(
+            fenced(await others().acquire([k], h2, LONG, { fence: true, permits: 2 })),
+            second,
+            'a replay does not raise the counter again',
+          );
+          // The engine writes an agreed token back to a holder's node.
+          assert.equal(await c.adapter.syncFence([k], h1, String(second + 5n)), 'ok');
+          assert.equal(await c.adapter.syncFence([k], owner(), String(second + 9n)), 'expired');
+          const next = owner();
+          assert.equal(await readers().release([k], h1, { permits: 2 }), 'ok');
+          assert.equal(
+            fenced(await readers().acquire([k], next, LONG, { fence: true, permits: 2 })),
+            second + 6n,
+          );
+          assert.equal(await readers().release([k], next, { permits: 2 }), 'ok');
+          assert.equal(await readers().release([k], h2, { permits: 2 }), 'ok');
+        });
+      }
+    });
+
     if (fencing) {
       it('answers a fenced read with the current counter, unchanged', async () => {
         const k = c.key('a');

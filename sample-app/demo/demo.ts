@@ -5,6 +5,7 @@
  * also on Ctrl-C or an error.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '../../test/support/free-port.js';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   step(`lock nodes: ${lockNodes}; inventory: ${inventory}`);
 
   const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
+  const consoleToken = randomBytes(12).toString('base64url');
   const urls: string[] = [];
   for (let i = 0; i < INSTANCES; i += 1) {
     const port = await findFreePort();
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
         PORT: String(port),
         REDLOCK_NODES: lockNodes,
         INVENTORY_URL: inventory,
+        LOCK_CONSOLE_TOKEN: consoleToken,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -79,6 +82,8 @@ async function main(): Promise<void> {
   }
   step(`starting ${INSTANCES} instances of the sample app on ${urls.join(', ')}...`);
   await Promise.all(urls.map((url, i) => waitForHealth(url, children[i]!)));
+  step(`lock console: ${urls[0]}/ops/locks?token=${consoleToken}`);
+  step(`from a terminal: npx nestjs-redlock watch --nodes ${lockNodes}`);
 
   const results: BurstResult[] = [];
   for (const route of ['unlocked', 'locked'] as const) {
@@ -99,6 +104,14 @@ async function main(): Promise<void> {
     `seats oversold: unlocked ${unlocked!.oversold}, locked ${locked!.oversold}\n`,
   );
   if (locked!.oversold !== 0 || locked!.errors !== 0) process.exitCode = 1;
+  if (process.env.DEMO_HOLD === '1') {
+    step(
+      `still running for you to look: ${urls[0]}/ops/locks?token=${consoleToken} (Ctrl-C to stop)`,
+    );
+    await new Promise(() => undefined); // until SIGINT
+  } else {
+    step('set DEMO_HOLD=1 to keep everything running afterwards, to look at the console and CLI');
+  }
 }
 
 process.once('SIGINT', () => {

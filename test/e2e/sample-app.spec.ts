@@ -79,6 +79,20 @@ describe('sample app (e2e, 3 instances, 3 lock nodes)', () => {
     for (let i = 1; i < tokens.length; i += 1) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]!);
   });
 
+  it('runs at most two exports at once across the instances (a semaphore of 2 permits)', async () => {
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const response = await fetch(`${urls()[i % 3]}/exports/e2e-${i}`, { method: 'POST' });
+        expect(response.status).toBe(201);
+        return (await response.json()) as { startedAt: string; finishedAt: string };
+      }),
+    );
+    const runs = replies.map((r) => [Date.parse(r.startedAt), Date.parse(r.finishedAt)] as const);
+    // Exports running when each one started (itself included): never 3, and 2 at some point.
+    const atOnce = runs.map(([start]) => runs.filter(([s, f]) => s <= start && start < f).length);
+    expect(Math.max(...atOnce)).toBe(2);
+  });
+
   it('reports health with every node up', async () => {
     const response = await fetch(`${urls()[0]}/health`);
     expect(response.status).toBe(200);

@@ -98,7 +98,7 @@ describe.each(PLATFORMS)('graceful shutdown on %s (two instances, one Redis)', (
       }));
       await gate1.started.promise;
       const value = await redis.get('lock:job:a');
-      expect(value).toMatch(/^[0-9a-f]{32}$/);
+      expect(value).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{8}\.[0-9a-z]{8,9}$/);
 
       // SIGTERM with enableShutdownHooks() runs exactly this.
       closingSince = performance.now();

@@ -115,6 +115,7 @@ describe('ioredis adapter', () => {
         },
         subscriber: (sharded, onMessage) => real.subscriber(sharded, onMessage),
         ready: (timeout) => real.ready(timeout),
+        masters: () => real.masters(),
         close: () => real.close(),
       };
       const adapter = new RedisLockAdapter(old);

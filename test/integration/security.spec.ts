@@ -71,7 +71,7 @@ async function startApp(
 }
 
 describe('owner values', () => {
-  it('are 128 random bits (32 hex chars), unique and unbiased over 100k acquisitions', async () => {
+  it('are 128 random bits (22 base64url chars) before the holder tag, unique and unbiased over 100k acquisitions', async () => {
     const redlock = new Redlock([createLockAdapter('memory://owner-values')]);
     const seen = new Set<string>();
     const ones = new Array<number>(128).fill(0);
@@ -81,9 +81,11 @@ describe('owner values', () => {
       const lock = await redlock.tryAcquire('owner');
       if (!lock) throw new Error(`acquisition ${i} found the resource busy`);
       const value = lock.value;
-      if (!/^[0-9a-f]{32}$/.test(value)) malformed.push(value);
+      if (!/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{8}\.[0-9a-z]{8,9}$/.test(value))
+        malformed.push(value);
       seen.add(value);
-      const bytes = Buffer.from(value, 'hex');
+      // The random part; the rest (instance tag, acquisition time) is public holder information.
+      const bytes = Buffer.from(value.split('.')[0]!, 'base64url');
       for (let bit = 0; bit < 128; bit += 1) {
         if ((bytes[bit >> 3]! >> (bit & 7)) & 1) ones[bit]! += 1;
       }
@@ -143,7 +145,7 @@ describe.each(variants)('credentials given as %s', (_title, node) => {
 
   it('are used: locks work and the stored owner value is the lock value', async () => {
     const lock = await app.get(RedlockService).acquire('creds:works');
-    expect(lock.value).toMatch(/^[0-9a-f]{32}$/);
+    expect(lock.value).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{8}\.[0-9a-z]{8,9}$/);
     expect(await redis.get('lock:creds:works')).toBe(lock.value);
     expect(await lock.release()).toBe('released');
     expect(await lockKeys(redis)).toEqual([]);
@@ -317,7 +319,7 @@ describe('keys stay inside the configured prefix', () => {
       // Our key, plus helper keys (the node's fencing counter) in a namespace no resource can
       // name: they start with a NUL byte, and every resource key starts with the prefix.
       expect(during.keys.filter((name) => !name.startsWith(HELPER_KEY_PREFIX))).toEqual([key]);
-      expect(during.value).toMatch(/^[0-9a-f]{32}$/);
+      expect(during.value).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{8}\.[0-9a-z]{8,9}$/);
       expect(await redis.exists(key)).toBe(0);
       expect(await redis.get(NEIGHBOUR)).toBe('neighbour');
       for (const left of await ours()) expect(left.startsWith(HELPER_KEY_PREFIX)).toBe(true);
