@@ -102,7 +102,9 @@ export {
   type RedlockBusyMessage,
   type RedlockChannelName,
   type RedlockCircuitMessage,
+  type RedlockDegradedMessage,
   type RedlockExtendMessage,
+  type RedlockForceReleaseMessage,
   type RedlockLostMessage,
   type RedlockReleaseMessage,
 } from './observability/diagnostics-channels.js';

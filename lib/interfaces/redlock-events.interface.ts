@@ -25,6 +25,11 @@ export type RedlockEvent =
       readonly expiresAt: number;
     }
   | {
+      /**
+       * A lock of this process ended: by `release()` (`status` is what it resolved to), or left
+       * to expire on the nodes (a cron job's tick claim: `released`, its keys stay until their
+       * ttl runs out, as a `holdAtLeast` release keeps them until its window ends).
+       */
       readonly type: 'released';
       readonly resources: readonly string[];
       readonly status: ReleaseStatus;

@@ -26,6 +26,10 @@ export const REDLOCK_CHANNELS = {
   extend: 'nestjs-redlock:extend',
   /** A node's circuit breaker changed state: {@link RedlockCircuitMessage}. */
   circuit: 'nestjs-redlock:circuit',
+  /** Degraded mode started or ended: {@link RedlockDegradedMessage}. */
+  degraded: 'nestjs-redlock:degraded',
+  /** An operator force-released a lock: {@link RedlockForceReleaseMessage}. */
+  forceRelease: 'nestjs-redlock:force-release',
 } as const;
 
 /** The name of one of the library's diagnostics channels. */
@@ -59,7 +63,10 @@ export interface RedlockAcquireMessage {
   readonly error: RedlockError | undefined;
 }
 
-/** `nestjs-redlock:release`: a lock this process held was released. */
+/**
+ * `nestjs-redlock:release`: a lock this process held was released, or left to expire on the
+ * nodes (a cron job's tick claim, `status: 'released'`).
+ */
 export interface RedlockReleaseMessage {
   readonly lockId: number;
   readonly resources: readonly string[];
@@ -118,4 +125,34 @@ export interface RedlockCircuitMessage {
   readonly node: string;
   readonly from: CircuitState;
   readonly to: CircuitState;
+}
+
+/**
+ * `nestjs-redlock:degraded`: an engine's degraded mode (`degraded: { store }`) started or ended.
+ * Published on each change only, not for every lock taken while it lasts.
+ */
+export interface RedlockDegradedMessage {
+  /**
+   * `true`: no quorum of nodes answers, locks are process-local and do NOT exclude other
+   * instances; `false`: a quorum answers again, locks are distributed.
+   */
+  readonly active: boolean;
+  /** The resources of the acquisition that found the change. */
+  readonly resources: readonly string[];
+}
+
+/**
+ * `nestjs-redlock:force-release`: an operator force-released a lock (`forceRelease`, the console,
+ * the CLI): its key was deleted on the nodes whoever held it, and the fencing counter raised.
+ * Published once the nodes answered or timed out, also when too few answered (`forceRelease`
+ * then rejects with `RedlockUnavailableError`).
+ */
+export interface RedlockForceReleaseMessage {
+  readonly resources: readonly string[];
+  /** Who did it, as they were named (`{ by }`: one line, credentials redacted). */
+  readonly by: string;
+  /** Nodes on which a key was there to delete (`0`: nobody held it). */
+  readonly deleted: number;
+  /** The raised fencing counter, when fenced locks were ever taken on those nodes. */
+  readonly fencingCounter: number | string | undefined;
 }

@@ -12,7 +12,9 @@ import {
   type RedlockAcquireOutcome,
   type RedlockBusyMessage,
   type RedlockCircuitMessage,
+  type RedlockDegradedMessage,
   type RedlockExtendMessage,
+  type RedlockForceReleaseMessage,
   type RedlockLostMessage,
   type RedlockReleaseMessage,
 } from './diagnostics-channels.js';
@@ -24,6 +26,8 @@ const lost = channel(REDLOCK_CHANNELS.lost);
 const busy = channel(REDLOCK_CHANNELS.busy);
 const extend = channel(REDLOCK_CHANNELS.extend);
 const circuit = channel(REDLOCK_CHANNELS.circuit);
+const degraded = channel(REDLOCK_CHANNELS.degraded);
+const forceRelease = channel(REDLOCK_CHANNELS.forceRelease);
 
 // Lock ids are handed out on first publication only: with nobody subscribed, none is made.
 const lockIds = new WeakMap<Lease, number>();
@@ -130,6 +134,24 @@ export function publishRedlockEvent(event: RedlockEvent, lease: Lease | undefine
           from: event.from,
           to: event.to,
         } satisfies RedlockCircuitMessage);
+      }
+      return;
+    case 'degraded':
+      if (degraded.hasSubscribers) {
+        degraded.publish({
+          active: event.active,
+          resources: event.resources,
+        } satisfies RedlockDegradedMessage);
+      }
+      return;
+    case 'forceReleased':
+      if (forceRelease.hasSubscribers) {
+        forceRelease.publish({
+          resources: event.resources,
+          by: event.by,
+          deleted: event.deleted,
+          fencingCounter: event.fencingCounter,
+        } satisfies RedlockForceReleaseMessage);
       }
       return;
     default:

@@ -98,10 +98,7 @@ export class LeaseIO implements LeaseDriver {
     // the key, or run the acquisition queued in its client once it reconnects.
     const results = await this.nodes.always<OwnerReply>(
       this.adapters,
-      (adapter) =>
-        lease.shared
-          ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
-          : adapter.release(lease.keys, lease.value),
+      (adapter) => this.releaseOn(adapter, lease),
       lease.nodeTimeout,
       (partial) => countOk(partial) >= quorum,
     );
@@ -135,16 +132,28 @@ export class LeaseIO implements LeaseDriver {
     // Keys an extension re-created, or that are still ours somewhere, would block others.
     void this.nodes.always(
       this.adapters,
-      (adapter) =>
-        lease.shared
-          ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
-          : adapter.release(lease.keys, lease.value),
+      (adapter) => this.releaseOn(adapter, lease),
       lease.nodeTimeout,
     );
   }
 
+  /**
+   * The end of a lease by `letExpire()` (a tick claim): no node I/O, its keys expire by
+   * themselves. Reported as `released`, what its `release()` resolves to, so `onEvent`, the
+   * `release` channel and the locks-held metric see the lock end here, as for a `holdAtLeast`
+   * release, whose keys also stay on the nodes after it.
+   */
   relinquish(lease: Lease): void {
     this.forget(lease);
+    this.emit(
+      {
+        type: 'released',
+        resources: lease.resources,
+        status: 'released',
+        held: this.clock.now() - lease.acquiredAt,
+      },
+      lease,
+    );
   }
 
   /**
@@ -165,10 +174,7 @@ export class LeaseIO implements LeaseDriver {
       leases.map((lease) =>
         this.nodes.always(
           this.adapters,
-          (adapter) =>
-            lease.shared
-              ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
-              : adapter.release(lease.keys, lease.value),
+          (adapter) => this.releaseOn(adapter, lease),
           lease.nodeTimeout,
         ),
       ),
@@ -218,6 +224,13 @@ export class LeaseIO implements LeaseDriver {
       lease,
     );
     return status;
+  }
+
+  /** One node's compare-and-set delete of `lease`'s keys: a shared holder's, or a plain key's. */
+  private releaseOn(adapter: LockAdapter, lease: Lease): Promise<OwnerReply> {
+    return lease.shared
+      ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
+      : adapter.release(lease.keys, lease.value);
   }
 
   /** How a release (or a hold-back) ended on the nodes; throws when no quorum answered. */

@@ -11,7 +11,9 @@ import {
   type RedlockAcquireMessage,
   type RedlockBusyMessage,
   type RedlockCircuitMessage,
+  type RedlockDegradedMessage,
   type RedlockExtendMessage,
+  type RedlockForceReleaseMessage,
   type RedlockLostMessage,
   RedlockModule,
   type RedlockReleaseMessage,
@@ -32,6 +34,8 @@ interface Messages {
   busy: RedlockBusyMessage[];
   extend: RedlockExtendMessage[];
   circuit: RedlockCircuitMessage[];
+  degraded: RedlockDegradedMessage[];
+  forceRelease: RedlockForceReleaseMessage[];
 }
 
 @Injectable()
@@ -66,7 +70,16 @@ describe('diagnostics_channel messages (real Redis)', () => {
   }, 30_000);
 
   beforeEach(() => {
-    messages = { acquire: [], release: [], lost: [], busy: [], extend: [], circuit: [] };
+    messages = {
+      acquire: [],
+      release: [],
+      lost: [],
+      busy: [],
+      extend: [],
+      circuit: [],
+      degraded: [],
+      forceRelease: [],
+    };
     listeners = (Object.keys(REDLOCK_CHANNELS) as (keyof Messages)[]).map((key) => {
       const listener = (message: unknown): void => void messages[key].push(message as never);
       subscribe(REDLOCK_CHANNELS[key], listener);

@@ -55,6 +55,7 @@ describe('diagnostics channel publisher', () => {
     },
     { type: 'circuit', resources: [], node: 'redis-1', from: 'closed', to: 'open' },
     { type: 'degraded', resources: ['a'], active: true },
+    { type: 'forceReleased', resources: ['a'], by: 'ops:alice', deleted: 2, fencingCounter: 9 },
   ];
 
   const lease = (reads: string[]): Lease =>
@@ -102,6 +103,24 @@ describe('diagnostics channel publisher', () => {
         fencingToken: 7,
       },
     ]);
+  });
+
+  it('publishes degraded and force-release messages, without touching a lease', () => {
+    expect(REDLOCK_CHANNELS.degraded).toBe('nestjs-redlock:degraded');
+    expect(REDLOCK_CHANNELS.forceRelease).toBe('nestjs-redlock:force-release');
+    const degraded = listen(REDLOCK_CHANNELS.degraded);
+    const forced = listen(REDLOCK_CHANNELS.forceRelease);
+    for (const event of events()) {
+      const leaseReads: string[] = [];
+      publishRedlockEvent(event, lease(leaseReads));
+      expect({ type: event.type, leaseReads }).toEqual({ type: event.type, leaseReads: [] });
+    }
+    publishRedlockEvent({ type: 'degraded', resources: ['b'], active: false }, undefined);
+    expect(degraded).toEqual([
+      { active: true, resources: ['a'] },
+      { active: false, resources: ['b'] },
+    ]);
+    expect(forced).toEqual([{ resources: ['a'], by: 'ops:alice', deleted: 2, fencingCounter: 9 }]);
   });
 
   it('gives a lease the same lock id in every message, and different leases different ids', () => {
