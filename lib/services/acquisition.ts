@@ -78,6 +78,9 @@ export async function obtain(
   let unanswered = 0;
   let failure: Failure | undefined;
   let acquired = false;
+  // Whether the next attempt asks the pilot node first (see acquireRound): after a release
+  // notification or a split vote, when contenders of other processes race for the keys.
+  let pilot = false;
   try {
     if (lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
       // Others of this process wait already: queue behind them instead of overtaking.
@@ -92,12 +95,14 @@ export async function obtain(
         if (left <= 0) break;
         waiter.reset();
         await waiter.wait(Math.min(left, retryDelayOf(Math.max(1, attempts), opts)), signal);
+        pilot = waiter.woken;
       }
       ctx.assertOpen(target.resources);
       const attemptStart = clock.now();
       attempts += 1;
       waiter?.reset();
-      const outcome = await acquireRound(ctx, target, opts, timeout);
+      const outcome = await acquireRound(ctx, target, opts, timeout, pilot);
+      pilot = false;
       if ('value' in outcome) {
         const lease = ctx.grant(target, opts, outcome, autoExtend, parents);
         if (signal?.aborted) {
@@ -129,16 +134,19 @@ export async function obtain(
         // subscribing would otherwise go unnoticed until the timer.
         waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
         signal?.throwIfAborted();
+        pilot = outcome.split;
         continue;
       }
       if (outcome.split) {
         // Split vote: every contender took some nodes and all are now taking them back. The
-        // releases would wake them all at once into the same split again; a random pause of a
-        // few round trips breaks the symmetry so that one of them gets a quorum.
-        await sleep(clock, Math.random() * Math.min(remaining, 4 * roundTrip(timeout)), signal);
+        // releases would wake them all at once into the same split again; the pilot node
+        // settles the next race, after a short random pause that lets the take-backs land.
+        await sleep(clock, Math.random() * Math.min(remaining, roundTrip(timeout)), signal);
+        pilot = true;
         continue;
       }
       await waiter.wait(sleepFor(retryDelayOf(attempts, opts), opts, outcome, remaining), signal);
+      pilot = waiter.woken;
       if (waiter.woken) await shuffle();
     }
   } finally {

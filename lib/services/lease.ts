@@ -1,7 +1,8 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, type RedlockError } from '../redlock.errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
+import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wheel.js';
 import { type Duration, durationMs } from './duration.js';
 import { Lock } from './lock.js';
 
@@ -47,14 +48,14 @@ export interface LeaseInit {
 }
 
 /**
- * The engine-side state of a held lock: validity deadline, renewal timer, abort controller.
+ * The engine-side state of a held lock: validity deadline, renewal wake-up, abort controller.
  *
- * One timer does both jobs: it renews the lease at half-life when auto-extension is on, and it
- * declares the lock lost once the validity has run out. Because a blocked event loop can hold
- * that timer back, every read of the state (`isHeld`, `signal.aborted`, `signal.throwIfAborted`)
+ * One wake-up on the clock's {@link DeadlineWheel} does both jobs: it renews the lease at
+ * half-life when auto-extension is on, and it declares the lock lost once the validity has run
+ * out. Because a blocked event loop can hold the wheel's timer back, every read of the state (`isHeld`, `signal.aborted`, `signal.throwIfAborted`)
  * checks the deadline itself first: the first step after a long pause already sees the loss.
  */
-export class Lease {
+export class Lease implements WheelItem {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly value: string;
@@ -66,31 +67,24 @@ export class Lease {
   readonly mode: LockMode;
   /** 1 for a lock; more for a semaphore's permit. */
   readonly permits: number;
-  /** Held in the nodes' shared structure (a reader or a permit), not as a plain key. */
-  readonly shared: boolean;
-  readonly parents: readonly Lease[];
   readonly lock: Lock;
-  /** Monotonic time until which `release()` keeps the keys (`holdAtLeast`). */
-  readonly holdUntil: number;
-  readonly maxHold: number | undefined;
-  /** Monotonic time past which the lease is never renewed (`maxHold`); `Infinity` without. */
-  readonly maxHoldUntil: number;
   deadline: number;
   autoExtend: boolean;
-  /** Leases released or lost together with this one (degraded mode's in-process lock). */
-  companions: Lease[] | undefined;
+  /** @internal The deadline wheel's fields (see {@link WheelItem}). */
+  wakeAt = 0;
+  /** @internal */
+  slot = -1;
   private state: 'held' | 'released' | 'lost' = 'held';
   // Created on first access to `signal`: most locks are never watched, and an AbortController
   // plus the DOMException of an abort cost more than the rest of an uncontended acquisition.
   private controller: AbortController | undefined;
   private lostError: LockLostError | undefined;
-  private timer: TimerHandle | undefined;
   private releasing: Promise<ReleaseStatus> | undefined;
-  private dependents: Lease[] | undefined;
   // The ttl the keys were last set with (grant or extension): where the nodes' expiry lies.
   private keysTtl: number;
-  // Set once a renewal was cut short by maxHold: no renewal follows, the lease ends there.
-  private capped = false;
+  // What few leases use (reentrant scopes, hold limits, degraded mode) lives apart, so that a
+  // plain lock does not carry a slot for each: held locks are counted in the thousands.
+  private rare: RareLeaseState | undefined;
 
   constructor(
     private readonly driver: LeaseDriver,
@@ -108,15 +102,55 @@ export class Lease {
     this.acquiredAt = init.acquiredAt;
     this.mode = init.mode;
     this.permits = init.permits ?? 1;
-    this.shared = init.mode === 'read' || this.permits > 1;
-    this.parents = init.parents ?? [];
     this.keysTtl = init.ttl;
-    this.holdUntil = init.acquiredAt + (init.holdAtLeast ?? 0);
-    this.maxHold = init.maxHold;
-    this.maxHoldUntil = init.maxHold === undefined ? Infinity : init.acquiredAt + init.maxHold;
-    for (const parent of this.parents) (parent.dependents ??= []).push(this);
+    const parents = init.parents ?? NO_PARENTS;
+    if (parents.length > 0 || init.holdAtLeast || init.maxHold !== undefined) {
+      this.rare = {
+        parents,
+        dependents: undefined,
+        companions: undefined,
+        holdUntil: init.acquiredAt + (init.holdAtLeast ?? 0),
+        maxHold: init.maxHold,
+        maxHoldUntil: init.maxHold === undefined ? Infinity : init.acquiredAt + init.maxHold,
+        capped: false,
+      };
+      for (const parent of parents) (parent.rareState().dependents ??= []).push(this);
+    }
     this.lock = new Lock(this);
     this.schedule();
+  }
+
+  /** Held in the nodes' shared structure (a reader or a permit), not as a plain key. */
+  get shared(): boolean {
+    return this.mode === 'read' || this.permits > 1;
+  }
+
+  /** Leases further up the call chain this one relies on (a reentrant multi-key scope). */
+  get parents(): readonly Lease[] {
+    return this.rare?.parents ?? NO_PARENTS;
+  }
+
+  /** Leases released or lost together with this one (degraded mode's in-process lock). */
+  get companions(): Lease[] | undefined {
+    return this.rare?.companions;
+  }
+
+  set companions(companions: Lease[] | undefined) {
+    this.rareState().companions = companions;
+  }
+
+  /** Monotonic time until which `release()` keeps the keys (`holdAtLeast`). */
+  get holdUntil(): number {
+    return this.rare?.holdUntil ?? this.acquiredAt;
+  }
+
+  get maxHold(): number | undefined {
+    return this.rare?.maxHold;
+  }
+
+  /** Monotonic time past which the lease is never renewed (`maxHold`); `Infinity` without. */
+  get maxHoldUntil(): number {
+    return this.rare?.maxHoldUntil ?? Infinity;
   }
 
   get signal(): AbortSignal {
@@ -180,7 +214,7 @@ export class Lease {
     const left = Math.floor(this.maxHoldUntil - this.driver.clock.now());
     if (left < ms) {
       // maxHold: the keys are set to expire by themselves when it is reached, and never renewed.
-      this.capped = true;
+      this.rareState().capped = true;
       if (left <= Math.max(this.nodeTimeout, Math.floor(left * this.driftFactor) + 2)) {
         // Too little left for an extension to add anything: the lease ends as it is.
         this.schedule();
@@ -208,7 +242,7 @@ export class Lease {
   letExpire(): void {
     if (this.releasing || this.state !== 'held') return;
     this.state = 'released';
-    this.driver.clock.clearTimeout(this.timer);
+    this.wheel().cancel(this);
     this.controller?.abort(releasedReason());
     this.detach();
     this.releasing = Promise.resolve('released');
@@ -218,7 +252,7 @@ export class Lease {
   release(): Promise<ReleaseStatus> {
     if (!this.releasing) {
       if (this.state === 'held') this.state = 'released';
-      this.driver.clock.clearTimeout(this.timer);
+      this.wheel().cancel(this);
       this.controller?.abort(releasedReason());
       this.detach();
       this.releasing = this.driver.releaseLease(this);
@@ -230,7 +264,7 @@ export class Lease {
   lose(reason: string | LockLostError): void {
     if (this.state !== 'held') return;
     this.state = 'lost';
-    this.driver.clock.clearTimeout(this.timer);
+    this.wheel().cancel(this);
     const error =
       typeof reason === 'string'
         ? new LockLostError(`Lock on ${this.resources.join(', ')} was lost: ${reason}.`, {
@@ -242,12 +276,12 @@ export class Lease {
     this.controller?.abort(error);
     this.driver.leaseLost(this, error);
     // A scope that relied on this lock for some of its keys is no longer exclusive either.
-    for (const dependent of this.dependents ?? []) dependent.lose(error);
+    for (const dependent of this.rare?.dependents ?? []) dependent.lose(error);
   }
 
   private detach(): void {
     for (const parent of this.parents) {
-      const siblings = parent.dependents;
+      const siblings = parent.rare?.dependents;
       const index = siblings?.indexOf(this) ?? -1;
       if (index >= 0) siblings!.splice(index, 1);
     }
@@ -256,7 +290,7 @@ export class Lease {
   private checkDeadline(): void {
     if (this.state !== 'held') return;
     const now = this.driver.clock.now();
-    if (now >= this.maxHoldUntil || (this.capped && now >= this.deadline)) {
+    if (now >= this.maxHoldUntil || (this.capped() && now >= this.deadline)) {
       this.lose(`it reached its maxHold of ${this.maxHold} ms, past which it is never renewed`);
       return;
     }
@@ -293,23 +327,53 @@ export class Lease {
     );
   }
 
+  /** @internal Called by the deadline wheel at `wakeAt`. */
+  wake(): void {
+    void this.tick();
+  }
+
+  private wheel(): DeadlineWheel {
+    return deadlineWheel(this.driver.clock);
+  }
+
+  private rareState(): RareLeaseState {
+    return (this.rare ??= {
+      parents: NO_PARENTS,
+      dependents: undefined,
+      companions: undefined,
+      holdUntil: this.acquiredAt,
+      maxHold: undefined,
+      maxHoldUntil: Infinity,
+      capped: false,
+    });
+  }
+
+  private capped(): boolean {
+    return this.rare?.capped ?? false;
+  }
+
   private schedule(): void {
-    const clock = this.driver.clock;
-    clock.clearTimeout(this.timer);
-    if (this.state !== 'held') return;
-    const now = clock.now();
+    const wheel = this.wheel();
+    if (this.state !== 'held') {
+      wheel.cancel(this);
+      return;
+    }
+    const now = this.driver.clock.now();
     const remaining = this.deadline - now;
     // Renew at half-life: leaves half the ttl for the renewal itself and its retries.
-    const renewAt = this.autoExtend && !this.capped ? remaining - this.ttl / 2 : remaining;
+    const renewAt = this.autoExtend && !this.capped() ? remaining - this.ttl / 2 : remaining;
     const delay = Math.min(renewAt, this.maxHoldUntil - now);
-    if (!Number.isFinite(delay)) return; // a scope made only of locks further up the chain
-    this.timer = clock.setTimeout(() => void this.tick(), Math.max(0, delay), false);
+    if (!Number.isFinite(delay)) {
+      wheel.cancel(this); // a scope made only of locks further up the chain
+      return;
+    }
+    wheel.schedule(this, now + Math.max(0, delay), now);
   }
 
   private async tick(): Promise<void> {
     this.checkDeadline();
     if (this.state !== 'held') return;
-    if (!this.autoExtend || this.capped) {
+    if (!this.autoExtend || this.capped()) {
       this.schedule();
       return;
     }
@@ -319,16 +383,29 @@ export class Lease {
       if (this.state !== 'held' || error instanceof LockLostError) return;
       // Not enough nodes answered: the keys may still be ours, so retry until the validity ends.
       this.driver.renewalFailed(this, error);
-      const clock = this.driver.clock;
-      const remaining = this.deadline - clock.now();
-      clock.clearTimeout(this.timer);
-      this.timer = clock.setTimeout(
-        () => void this.tick(),
-        Math.max(0, Math.min(remaining, Math.max(10, this.nodeTimeout))),
-        false,
+      const now = this.driver.clock.now();
+      const remaining = this.deadline - now;
+      this.wheel().schedule(
+        this,
+        now + Math.max(0, Math.min(remaining, Math.max(10, this.nodeTimeout))),
+        now,
       );
     }
   }
+}
+
+const NO_PARENTS: readonly Lease[] = Object.freeze([]);
+
+/** The state of the leases that use reentrant scopes, hold limits or degraded mode. */
+interface RareLeaseState {
+  readonly parents: readonly Lease[];
+  dependents: Lease[] | undefined;
+  companions: Lease[] | undefined;
+  readonly holdUntil: number;
+  readonly maxHold: number | undefined;
+  readonly maxHoldUntil: number;
+  // Set once a renewal was cut short by maxHold: no renewal follows, the lease ends there.
+  capped: boolean;
 }
 
 function releasedReason(): DOMException {

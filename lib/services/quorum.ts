@@ -3,6 +3,7 @@ import type { NodeOutcome, NodeOutcomeKind } from '../redlock.errors.js';
 import { safeMessage } from '../redaction.js';
 import { NodeSkippedError } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
+import { deadlineWheel, type WheelItem } from './deadline-wheel.js';
 
 /** One node's answer to a fanned-out call. */
 export type NodeResult<T> =
@@ -45,27 +46,32 @@ export function fanOut<T>(
   const results: NodeResult<T>[] = adapters.map(() => PENDING);
   const answered: boolean[] = adapters.map(() => false);
   let pending = adapters.length;
+  // The timeout is a wake-up on the clock's deadline wheel, not a Node timer per call: every
+  // acquire and release fans out, and almost every fan-out is answered long before it.
+  const wheel = deadlineWheel(clock);
   return new Promise((resolve) => {
     let open = true;
     const finish = (): void => {
       if (!open) return;
       open = false;
       // With an observer the timer outlives an early answer, to report hung nodes.
-      if (!observer || pending === 0) clock.clearTimeout(timer);
+      if (!observer || pending === 0) wheel.cancel(timer);
       resolve(results);
     };
     const settle = (index: number, result: NodeResult<T>): void => {
       answered[index] = true;
       pending -= 1;
       if (!open) {
-        if (pending === 0) clock.clearTimeout(timer);
+        if (pending === 0) wheel.cancel(timer);
         return;
       }
       results[index] = result;
       if (pending === 0 || decided(results, pending)) finish();
     };
-    const timer = clock.setTimeout(
-      () => {
+    const timer: WheelItem = {
+      wakeAt: 0,
+      slot: -1,
+      wake: () => {
         for (let i = 0; i < results.length; i += 1) {
           if (answered[i]) continue;
           observer?.overdue(i);
@@ -73,9 +79,9 @@ export function fanOut<T>(
         }
         finish();
       },
-      timeout,
-      false,
-    );
+    };
+    const now = clock.now();
+    wheel.schedule(timer, now + timeout, now);
     for (let index = 0; index < adapters.length; index += 1) {
       const refused = observer?.allow(index);
       if (refused) {

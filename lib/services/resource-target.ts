@@ -69,5 +69,7 @@ export function buildTarget(
       });
     }
   }
-  return { resources: names, keys };
+  // Exact-size copies: an array grown by push keeps room for 17 entries (152 bytes), and a
+  // held lock keeps both arrays for as long as it lives.
+  return { resources: names.slice(), keys: keys.slice() };
 }

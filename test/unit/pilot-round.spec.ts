@@ -1,0 +1,127 @@
+import { describe, expect, it } from '@jest/globals';
+import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
+import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
+import { ManualClock } from '../../lib/services/clock.js';
+import type { ResolvedLockOptions } from '../../lib/interfaces/lock-options.interface.js';
+import { DEFAULT_LOCK_OPTIONS, resolveLockOptions } from '../../lib/services/lock-options.js';
+import { NodeGuard } from '../../lib/services/node-guard.js';
+import { acquireRound, pilotOf } from '../../lib/services/quorum-round.js';
+import { Rollbacks } from '../../lib/services/rollback.js';
+import { Redlock } from '../../lib/services/redlock.engine.js';
+
+/**
+ * After a release notification, a waiter asks one node first (the "pilot", the same for every
+ * contender of the keys) and the others only once it granted: racing waiters of several
+ * processes then no longer split the votes. These tests pin down what that may and may not do.
+ */
+describe('pilot rounds', () => {
+  /** A memory node that counts the acquisition attempts it receives. */
+  class CountingNode extends MemoryLockAdapter {
+    attempts = 0;
+    failing = false;
+    override acquire(...args: Parameters<MemoryLockAdapter['acquire']>) {
+      this.attempts += 1;
+      if (this.failing) return Promise.reject(new Error('node down'));
+      return super.acquire(...args);
+    }
+  }
+
+  const setup = () => {
+    const clock = new ManualClock();
+    const nodes = Array.from({ length: 5 }, () => new CountingNode({ now: () => clock.now() }));
+    const events: RedlockEvent[] = [];
+    const options = { clock, onEvent: (event: RedlockEvent) => events.push(event) };
+    return {
+      clock,
+      nodes,
+      events,
+      holder: new Redlock(nodes, options),
+      waiter: new Redlock(nodes, options),
+    };
+  };
+
+  const round = (nodes: readonly MemoryLockAdapter[], clock: ManualClock) => {
+    const guard = new NodeGuard(nodes, false, clock, () => undefined);
+    return {
+      adapters: nodes,
+      quorum: 3,
+      clock,
+      nodes: guard,
+      rollbacks: new Rollbacks(clock, guard),
+    };
+  };
+  const target = { resources: ['pilot:r'], keys: ['lock:pilot:r'] };
+  const opts = (): ResolvedLockOptions => resolveLockOptions(DEFAULT_LOCK_OPTIONS, { ttl: 10_000 });
+
+  it('asks no other node when the pilot node refuses, and takes nothing', async () => {
+    const { clock, nodes } = setup();
+    const pilot = pilotOf(target.keys, nodes.length);
+    await nodes[pilot]!.acquire(target.keys, 'someone-else', 10_000);
+    const outcome = await acquireRound(round(nodes, clock), target, opts(), 50, true);
+    expect(outcome).toMatchObject({ busy: true, split: false, unanswered: false });
+    expect(nodes.map((node) => node.attempts)).toEqual(
+      nodes.map((_, index) => (index === pilot ? 2 : 0)),
+    );
+    for (const [index, node] of nodes.entries()) {
+      expect((await node.inspect(target.keys)) >= 0).toBe(index === pilot);
+    }
+  });
+
+  it('asks the others once the pilot granted, and holds a quorum', async () => {
+    const { clock, nodes } = setup();
+    const outcome = await acquireRound(round(nodes, clock), target, opts(), 50, true);
+    expect('value' in outcome).toBe(true);
+    expect(nodes.map((node) => node.attempts)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('goes on with the other nodes when the pilot node fails', async () => {
+    const { clock, nodes } = setup();
+    const pilot = pilotOf(target.keys, nodes.length);
+    nodes[pilot]!.failing = true;
+    const outcome = await acquireRound(round(nodes, clock), target, opts(), 50, true);
+    expect('value' in outcome).toBe(true);
+    expect(nodes.filter((node) => node.attempts > 0)).toHaveLength(5);
+  });
+
+  it('without pilot, asks every node at once (a first attempt)', async () => {
+    const { clock, nodes } = setup();
+    const pilot = pilotOf(target.keys, nodes.length);
+    await nodes[pilot]!.acquire(target.keys, 'someone-else', 10_000);
+    const outcome = await acquireRound(round(nodes, clock), target, opts(), 50, false);
+    expect('value' in outcome).toBe(true);
+  });
+
+  it('does not let a stale key on the pilot node alone hold a waiter past one retry delay', async () => {
+    const { clock, nodes, events, holder, waiter } = setup();
+    const key = 'lock:pilot:stale';
+    const pilotIndex = pilotOf([key], nodes.length);
+    const lock = await holder.acquire('pilot:stale', { ttl: 10_000 });
+    // On the pilot node alone, the key holds a crashed client's value (a minority attempt it
+    // never took back), for a minute; the holder keeps the four others, a quorum.
+    await nodes[pilotIndex]!.release([key], lock.value);
+    await nodes[pilotIndex]!.acquire([key], 'crashed-client', 60_000);
+    const waiting = waiter.acquire('pilot:stale', { ttl: 10_000, wait: 120_000, retryDelay: 200 });
+    await clock.advance(0);
+    // The release wakes the waiter; its pilot round is refused by the stale key, and the next
+    // retry, on the timer, asks every node and takes the four free ones.
+    await lock.release();
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    for (let step = 0; step < 50 && !settled; step += 1) await clock.advance(100);
+    expect(settled).toBe(true);
+    const acquired = await waiting;
+    expect(acquired.isHeld()).toBe(true);
+    expect(clock.now()).toBeLessThan(1_000);
+    const granted = events.filter((event) => event.type === 'acquired');
+    expect(granted.at(-1)).toMatchObject({ resources: ['pilot:stale'] });
+    await acquired.release();
+    await holder.close();
+    await waiter.close();
+  });
+
+  it('picks the same pilot for the same keys, and spreads keys over the nodes', () => {
+    expect(pilotOf(['lock:a'], 5)).toBe(pilotOf(['lock:a'], 5));
+    const used = new Set(Array.from({ length: 200 }, (_, i) => pilotOf([`lock:${i}`], 5)));
+    expect(used.size).toBe(5);
+  });
+});
