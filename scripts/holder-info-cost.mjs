@@ -9,7 +9,7 @@
 // Run: node --import ./test/reliability/ts-register.mjs scripts/holder-info-cost.mjs
 import { performance } from 'node:perf_hooks';
 import { createLockAdapter, MemoryLockAdapter, Redlock } from '../lib/index.js';
-import { ownerValue } from '../lib/services/quorum-round.js';
+import { ownerValue } from '../lib/services/owner-value.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

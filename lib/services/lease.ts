@@ -1,51 +1,13 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, type RedlockError } from '../redlock.errors.js';
-import type { Clock } from './clock.js';
 import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wheel.js';
 import { type Duration, durationMs } from './duration.js';
+import type { LeaseDriver, LeaseInit } from './lease-driver.js';
+import { releasedReason, watchDeadline } from './lease-signal.js';
 import { Lock } from './lock.js';
 
-/** What a lease needs from the engine: the I/O of extending and releasing its keys. */
-export interface LeaseDriver {
-  readonly clock: Clock;
-  /** Extends on the nodes; resolves to the new monotonic deadline or throws a `RedlockError`. */
-  extendLease(lease: Lease, ttl: number): Promise<number>;
-  /** Releases on the nodes; resolves to how the release ended or throws a `RedlockError`. */
-  releaseLease(lease: Lease): Promise<ReleaseStatus>;
-  /** Reports a lost lease (logs, events) and takes back whatever keys may still be ours. */
-  leaseLost(lease: Lease, error: LockLostError): void;
-  /** Reports a renewal that failed without losing the lock (it will be retried). */
-  renewalFailed(lease: Lease, error: unknown): void;
-  /** Stops tracking a lease whose keys are left to expire by themselves (no node I/O). */
-  relinquish(lease: Lease): void;
-}
-
-/** What an acquisition hands to the lease it creates. */
-export interface LeaseInit {
-  /** Every resource the lock covers, those held through `parents` included. */
-  readonly resources: readonly string[];
-  /** The keys this lease itself holds on the nodes. */
-  readonly keys: readonly string[];
-  readonly value: string;
-  readonly fencingToken: number | undefined;
-  readonly ttl: number;
-  readonly nodeTimeout: number;
-  readonly driftFactor: number;
-  /** Monotonic time at which the validity runs out. */
-  readonly deadline: number;
-  readonly autoExtend: boolean;
-  readonly acquiredAt: number;
-  readonly mode: LockMode;
-  /** 1 for a lock; more for a semaphore's permit (see `LockOptions.permits`). */
-  readonly permits?: number;
-  /** Leases further up the call chain this one relies on (a reentrant multi-key scope). */
-  readonly parents?: readonly Lease[];
-  /** `LockOptions.holdAtLeast` in ms: release keeps the keys until `acquiredAt` + this. */
-  readonly holdAtLeast?: number;
-  /** `LockOptions.maxHold` in ms: the lease is never renewed past `acquiredAt` + this. */
-  readonly maxHold?: number;
-}
+export type { LeaseDriver, LeaseInit } from './lease-driver.js';
 
 /**
  * The engine-side state of a held lock: validity deadline, renewal wake-up, abort controller.
@@ -406,32 +368,4 @@ interface RareLeaseState {
   readonly maxHoldUntil: number;
   // Set once a renewal was cut short by maxHold: no renewal follows, the lease ends there.
   capped: boolean;
-}
-
-function releasedReason(): DOMException {
-  return new DOMException('The lock was released.', 'AbortError');
-}
-
-/**
- * Makes `signal.aborted` and `signal.throwIfAborted()` check the lease's deadline before they
- * answer. The abort itself comes from a timer, and a timer cannot fire while the event loop is
- * blocked: without this, code resuming after a long pause would see `aborted === false` for a
- * lock that has already expired.
- */
-function watchDeadline(signal: AbortSignal, check: () => void): void {
-  // The prototype's getters, called with the signal as receiver: its own state, checked first.
-  const proto = AbortSignal.prototype;
-  const aborted = (): boolean => {
-    check();
-    return Boolean(Reflect.get(proto, 'aborted', signal));
-  };
-  Object.defineProperties(signal, {
-    aborted: { configurable: true, get: aborted },
-    throwIfAborted: {
-      configurable: true,
-      value: () => {
-        if (aborted()) throw Reflect.get(proto, 'reason', signal);
-      },
-    },
-  });
 }

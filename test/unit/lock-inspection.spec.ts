@@ -5,7 +5,7 @@ import { globMatcher, globProblem } from '../../lib/adapters/redis-glob.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
 import { RedlockConfigError, RedlockUnavailableError } from '../../lib/redlock.errors.js';
 import { ownerParts } from '../../lib/services/instance-record.js';
-import { ownerValue } from '../../lib/services/quorum-round.js';
+import { ownerValue } from '../../lib/services/owner-value.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { eventually } from '../support/adapters.js';
 import { FailingAdapter } from '../support/failing-adapter.js';

@@ -10,7 +10,7 @@ import {
   RedlockUnavailableError,
 } from '../../lib/redlock.errors.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
-import { ownerValue } from '../../lib/services/quorum-round.js';
+import { ownerValue } from '../../lib/services/owner-value.js';
 import { deferred } from '../support/deferred.js';
 import { FailingAdapter } from '../support/failing-adapter.js';
 
