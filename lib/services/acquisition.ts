@@ -79,8 +79,15 @@ export async function obtain(
   let failure: Failure | undefined;
   let acquired = false;
   // Whether the next attempt asks the pilot node first (see acquireRound): after a release
-  // notification or a split vote, when contenders of other processes race for the keys.
+  // notification or a split vote, when contenders of other processes race for the keys. Never
+  // more than a retry delay after the last plain round: a stale key on the pilot node alone
+  // refuses every pilot round, and notifications (other contenders' take-backs) can come
+  // faster than the retry timer, so without this bound they could keep a waiter out of a
+  // lock nobody holds.
   let pilot = false;
+  let lastPlainRound = started;
+  const pilotAfter = (woken: boolean, delay: number): boolean =>
+    woken && clock.now() - lastPlainRound < delay;
   try {
     if (lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
       // Others of this process wait already: queue behind them instead of overtaking.
@@ -94,13 +101,15 @@ export async function obtain(
         const left = waitUntil - clock.now();
         if (left <= 0) break;
         waiter.reset();
-        await waiter.wait(Math.min(left, retryDelayOf(Math.max(1, attempts), opts)), signal);
-        pilot = waiter.woken;
+        const delay = retryDelayOf(Math.max(1, attempts), opts);
+        await waiter.wait(Math.min(left, delay), signal);
+        pilot = pilotAfter(waiter.woken, delay);
       }
       ctx.assertOpen(target.resources);
       const attemptStart = clock.now();
       attempts += 1;
       waiter?.reset();
+      if (!pilot) lastPlainRound = attemptStart;
       const outcome = await acquireRound(ctx, target, opts, timeout, pilot);
       pilot = false;
       if ('value' in outcome) {
@@ -134,7 +143,7 @@ export async function obtain(
         // subscribing would otherwise go unnoticed until the timer.
         waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
         signal?.throwIfAborted();
-        pilot = outcome.split;
+        pilot = pilotAfter(outcome.split, retryDelayOf(attempts, opts));
         continue;
       }
       if (outcome.split) {
@@ -142,11 +151,12 @@ export async function obtain(
         // releases would wake them all at once into the same split again; the pilot node
         // settles the next race, after a short random pause that lets the take-backs land.
         await sleep(clock, Math.random() * Math.min(remaining, roundTrip(timeout)), signal);
-        pilot = true;
+        pilot = pilotAfter(true, retryDelayOf(attempts, opts));
         continue;
       }
-      await waiter.wait(sleepFor(retryDelayOf(attempts, opts), opts, outcome, remaining), signal);
-      pilot = waiter.woken;
+      const delay = retryDelayOf(attempts, opts);
+      await waiter.wait(sleepFor(delay, opts, outcome, remaining), signal);
+      pilot = pilotAfter(waiter.woken, delay);
       if (waiter.woken) await shuffle();
     }
   } finally {

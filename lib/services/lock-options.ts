@@ -56,6 +56,21 @@ export function resolveLockOptions(
   if (typeof options !== 'object' || options === null) {
     throw new RedlockConfigError(path || 'options', `expected an object, got ${describe(options)}`);
   }
+  // `{ ttl: 10_000 }` is what most calls pass: its resolution is the same every time, so it is
+  // made once per base and ttl (resolved options are never mutated) instead of per call.
+  const ttl = onlyTtl(options);
+  if (ttl !== undefined && path === '') {
+    let byTtl = TTL_ONLY.get(base);
+    if (!byTtl) TTL_ONLY.set(base, (byTtl = new Map<number, ResolvedLockOptions>()));
+    let resolved = byTtl.get(ttl);
+    if (!resolved) {
+      resolved = { ...base, ttl };
+      validateLockOptions(resolved, path);
+      if (byTtl.size >= 64) byTtl.clear();
+      byTtl.set(ttl, resolved);
+    }
+    return resolved;
+  }
   const merged: ResolvedLockOptions = { ...base };
   for (const [key, value] of Object.entries(options)) {
     if (!OPTION_KEYS.has(key)) {
@@ -75,6 +90,19 @@ export function resolveLockOptions(
   }
   validateLockOptions(merged, path);
   return merged;
+}
+
+const TTL_ONLY = new WeakMap<Readonly<ResolvedLockOptions>, Map<number, ResolvedLockOptions>>();
+
+/** The ttl of options that set nothing but a ttl in milliseconds, else undefined. */
+function onlyTtl(options: object): number | undefined {
+  let ttl: unknown;
+  let count = 0;
+  for (const key in options) {
+    if (++count > 1 || key !== 'ttl') return undefined;
+    ttl = (options as { ttl?: unknown }).ttl;
+  }
+  return typeof ttl === 'number' ? ttl : undefined;
 }
 
 /** Throws `RedlockConfigError` naming the first option with a value the engine cannot use. */

@@ -119,6 +119,35 @@ describe('pilot rounds', () => {
     await waiter.close();
   });
 
+  it('falls back to a plain round within a retry delay even while notifications keep coming', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const key = 'lock:pilot:noisy';
+    const pilotIndex = pilotOf([key], nodes.length);
+    const ghostNode = nodes[(pilotIndex + 1) % nodes.length]!;
+    const lock = await holder.acquire('pilot:noisy', { ttl: 10_000 });
+    await nodes[pilotIndex]!.release([key], lock.value);
+    await nodes[pilotIndex]!.acquire([key], 'crashed-client', 60_000);
+    const waiting = waiter.acquire('pilot:noisy', { ttl: 10_000, wait: 120_000, retryDelay: 200 });
+    await clock.advance(0);
+    await lock.release();
+    // Another client keeps taking back a minority attempt on one node (a take-back announces a
+    // release), every 50 ms: each wakes the waiter, and a pilot round would meet the stale key
+    // every time. Nobody holds the lock on a quorum all along.
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    for (let step = 0; step < 40 && !settled; step += 1) {
+      await ghostNode.acquire([key], 'ghost', 10_000);
+      await ghostNode.release([key], 'ghost');
+      await clock.advance(50);
+    }
+    expect(settled).toBe(true);
+    expect(clock.now()).toBeLessThan(600);
+    const acquired = await waiting;
+    await acquired.release();
+    await holder.close();
+    await waiter.close();
+  });
+
   it('picks the same pilot for the same keys, and spreads keys over the nodes', () => {
     expect(pilotOf(['lock:a'], 5)).toBe(pilotOf(['lock:a'], 5));
     const used = new Set(Array.from({ length: 200 }, (_, i) => pilotOf([`lock:${i}`], 5)));
