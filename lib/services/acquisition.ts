@@ -84,10 +84,17 @@ export async function obtain(
   // refuses every pilot round, and notifications (other contenders' take-backs) can come
   // faster than the retry timer, so without this bound they could keep a waiter out of a
   // lock nobody holds.
+  // Only once a race was seen (a split, or a round after a wake-up that found the keys taken
+  // again): with no other contender, as for a line inside one process, a plain round is one
+  // round trip shorter.
   let pilot = false;
+  let raced = false;
+  let afterWake = false;
   let lastPlainRound = started;
-  const pilotAfter = (woken: boolean, delay: number): boolean =>
-    woken && clock.now() - lastPlainRound < delay;
+  const pilotAfter = (woken: boolean, delay: number): boolean => {
+    afterWake = woken;
+    return woken && raced && clock.now() - lastPlainRound < delay;
+  };
   try {
     if (lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
       // Others of this process wait already: queue behind them instead of overtaking.
@@ -112,6 +119,8 @@ export async function obtain(
       if (!pilot) lastPlainRound = attemptStart;
       const outcome = await acquireRound(ctx, target, opts, timeout, pilot);
       pilot = false;
+      if (!('value' in outcome) && (outcome.split || (afterWake && outcome.busy))) raced = true;
+      afterWake = false;
       if ('value' in outcome) {
         const lease = ctx.grant(target, opts, outcome, autoExtend, parents);
         if (signal?.aborted) {

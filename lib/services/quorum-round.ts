@@ -66,8 +66,9 @@ type Reply = AcquireReply & { readonly token?: number };
  * round trip, for one more round trip for the winner. Safety is the same (a quorum of
  * grants within the validity, measured from before the first request); a pilot that fails
  * or does not answer is asked along with the others as in a plain round. The engine uses it
- * only after a release notification or a split, never on a first attempt or a timer-driven
- * retry: a stale key left on the pilot node alone then delays acquisitions by at most one
+ * only after a release notification or a split, once the waiter has seen a race, never on a
+ * first attempt or a timer-driven retry, and makes a plain round at least once per retry
+ * delay: a stale key left on the pilot node alone then delays acquisitions by at most one
  * retry delay, not its ttl.
  */
 export async function acquireRound(
