@@ -79,14 +79,14 @@ export async function obtain(
   let failure: Failure | undefined;
   let acquired = false;
   // Whether the next attempt asks the pilot node first (see acquireRound): after a release
-  // notification or a split vote, when contenders of other processes race for the keys. Never
-  // more than a retry delay after the last plain round: a stale key on the pilot node alone
-  // refuses every pilot round, and notifications (other contenders' take-backs) can come
-  // faster than the retry timer, so without this bound they could keep a waiter out of a
-  // lock nobody holds.
-  // Only once a race was seen (a split, or a round after a wake-up that found the keys taken
-  // again): with no other contender, as for a line inside one process, a plain round is one
-  // round trip shorter.
+  // notification or a split vote, when contenders of other processes race for the keys.
+  // - Only once a race was seen (a split, or a round right after a wake-up that found the keys
+  //   taken again): with no other contender, as for a line inside one process, a plain round
+  //   is one round trip shorter.
+  // - Never more than a retry delay after the last plain round: a stale key on the pilot node
+  //   alone refuses every pilot round, and notifications (other contenders' take-backs) can
+  //   come faster than the retry timer; without this bound they could keep a waiter out of a
+  //   lock nobody holds.
   let pilot = false;
   let raced = false;
   let afterWake = false;
