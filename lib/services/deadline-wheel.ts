@@ -98,7 +98,15 @@ export class DeadlineWheel {
     for (const item of due) {
       // An item cancelled or rescheduled by an earlier one's wake-up is not woken now.
       if (item.slot >= 0) continue;
-      item.wake();
+      try {
+        item.wake();
+      } catch (error) {
+        // As if each had its own timer: one wake-up that throws must not keep the others due
+        // in the same firing asleep. The error still surfaces, as a timer callback's would.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 

@@ -62,6 +62,41 @@ describe('DeadlineWheel', () => {
     );
   });
 
+  it('wakes the other items due in the same firing when one wake-up throws', async () => {
+    const clock = new ManualClock();
+    const wheel = new DeadlineWheel(clock);
+    const woken: string[] = [];
+    const thrown: unknown[] = [];
+    // The wheel rethrows a wake-up's error from a microtask, as a timer callback's would
+    // surface: caught here so the test can see it.
+    const original = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (task) => {
+      try {
+        task();
+      } catch (error) {
+        thrown.push(error);
+      }
+    };
+    try {
+      wheel.schedule(
+        {
+          wakeAt: 0,
+          slot: -1,
+          wake: () => {
+            throw new Error('boom');
+          },
+        },
+        10,
+      );
+      wheel.schedule({ wakeAt: 0, slot: -1, wake: () => void woken.push('second') }, 10);
+      await clock.advance(10);
+    } finally {
+      globalThis.queueMicrotask = original;
+    }
+    expect(woken).toEqual(['second']);
+    expect(thrown).toEqual([new Error('boom')]);
+  });
+
   it('keeps one timer armed for many held locks, and none once they are released', async () => {
     const clock = new ManualClock();
     const redlock = new Redlock([new MemoryLockAdapter({ now: () => clock.now() })], { clock });
