@@ -1,3 +1,5 @@
+import type { RedisAdmin } from './redis-tools.js';
+
 /** Every knob of a run. Each loop is bounded by a count and by time. */
 
 /** One throughput measurement: `inFlight` lanes of acquire + release on new keys. */
@@ -226,4 +228,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
       argv.includes('--write-docs') || (!quick && only.length === WORKLOADS.length && !contenders),
     profile: !quick && !argv.includes('--no-profile'),
   };
+}
+
+/** What a workload gets from the run: the nodes, their admin connection, the knobs, the log. */
+export interface WorkloadEnv {
+  readonly urls: readonly string[];
+  readonly admin: RedisAdmin;
+  readonly config: BenchConfig;
+  readonly log: (line: string) => void;
 }

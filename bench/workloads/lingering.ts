@@ -7,7 +7,7 @@
  * records) are counted apart: they are not left by a lock.
  */
 import { sleep } from '../core/clock.js';
-import type { BenchConfig } from '../core/config.js';
+import type { WorkloadEnv } from '../core/config.js';
 import {
   type Contender,
   type ContenderId,
@@ -22,7 +22,6 @@ import {
   OURS_HELPERS,
   type OwnerKeys,
 } from '../core/key-audit.js';
-import type { RedisAdmin } from '../core/redis-tools.js';
 import { runLanes } from './throughput.js';
 
 export interface LingeringRow {
@@ -53,17 +52,7 @@ function owned(owners: readonly OwnerKeys[], id: string): OwnerKeys[] {
 
 export async function runLingering(
   ids: readonly ContenderId[],
-  {
-    urls,
-    admin,
-    config,
-    log,
-  }: {
-    urls: readonly string[];
-    admin: RedisAdmin;
-    config: BenchConfig;
-    log: (line: string) => void;
-  },
+  { urls, admin, config, log }: WorkloadEnv,
 ): Promise<LingeringBlock> {
   const { locks, ttl, graceMs } = config.lingering;
   const before: Audit = {

@@ -2,11 +2,10 @@
  * Memory per held lock, in a child run with --expose-gc (see memory-child.ts), on one node.
  * The node is audited and emptied first, so the `used_memory` delta is the locks' alone.
  */
-import type { BenchConfig } from '../core/config.js';
+import type { WorkloadEnv } from '../core/config.js';
 import type { ContenderId } from '../core/contenders.js';
 import { type Audit, auditKeys } from '../core/key-audit.js';
 import { forkTracked, nextMessage, send, stopChild } from '../core/processes.js';
-import type { RedisAdmin } from '../core/redis-tools.js';
 import type { HeldLocksResult, MemoryConfigMessage, MemoryResultMessage } from './memory-child.js';
 
 export interface MemoryBlock {
@@ -17,17 +16,7 @@ export interface MemoryBlock {
 
 export async function runMemory(
   ids: readonly ContenderId[],
-  {
-    urls,
-    admin,
-    config,
-    log,
-  }: {
-    urls: readonly string[];
-    admin: RedisAdmin;
-    config: BenchConfig;
-    log: (line: string) => void;
-  },
+  { urls, admin, config, log }: WorkloadEnv,
 ): Promise<MemoryBlock> {
   const { heldLocks, ttl } = config.memory;
   const before: Audit = {

@@ -3,10 +3,9 @@
  * --expose-gc, on one Redis node; heap after GC at checkpoints. The full run does 1,000,000
  * cycles; `--quick` far fewer, which the report says.
  */
-import type { BenchConfig } from '../core/config.js';
+import type { WorkloadEnv } from '../core/config.js';
 import { type Audit, auditKeys } from '../core/key-audit.js';
 import { forkTracked, nextMessage, send, stopChild } from '../core/processes.js';
-import type { RedisAdmin } from '../core/redis-tools.js';
 import type { SoakConfigMessage, SoakResultMessage, SoakSnapshot } from './soak-child.js';
 
 export interface SoakResult {
@@ -28,17 +27,7 @@ export interface SoakResult {
   readonly audit: Audit;
 }
 
-export async function runSoak({
-  urls,
-  admin,
-  config,
-  log,
-}: {
-  urls: readonly string[];
-  admin: RedisAdmin;
-  config: BenchConfig;
-  log: (line: string) => void;
-}): Promise<SoakResult> {
+export async function runSoak({ urls, admin, config, log }: WorkloadEnv): Promise<SoakResult> {
   const s = config.soak;
   const child = forkTracked('./soak-child.js', import.meta.url, { execArgv: ['--expose-gc'] });
   let message: SoakResultMessage;

@@ -1,12 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import { context, type HrTime } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
-} from '@opentelemetry/sdk-metrics';
+import { type DataPoint, type Histogram, MeterProvider } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -20,17 +15,8 @@ import {
 } from '../../lib/observability/otel-instrumentation.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { closeAdapters, connectAdapters } from './adapters.js';
+import { ManualMetricReader } from './manual-metric-reader.js';
 import { type RedisFleet, startRedisFleet } from './redis-fleet.js';
-
-/** Collects on demand, no timers: what a Prometheus scrape does. */
-class TestReader extends MetricReader {
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** Milliseconds of an OpenTelemetry time. */
 export const ms = (time: HrTime): number => time[0] * 1_000 + time[1] / 1e6;
@@ -70,7 +56,7 @@ export function useOtelHarness(): OtelHarness {
   const open: LockAdapter[][] = [];
   let exporter: InMemorySpanExporter | undefined;
   let tracerProvider: BasicTracerProvider | undefined;
-  let reader: TestReader | undefined;
+  let reader: ManualMetricReader | undefined;
   let meterProvider: MeterProvider | undefined;
   let instrumentation: RedlockInstrumentation | undefined;
   let seq = 0;
@@ -131,7 +117,7 @@ export function useOtelHarness(): OtelHarness {
     tracerProvider = new BasicTracerProvider({
       spanProcessors: [new SimpleSpanProcessor(exporter)],
     });
-    reader = new TestReader();
+    reader = new ManualMetricReader();
     meterProvider = new MeterProvider({ readers: [reader] });
     instrumentation = await instrumentRedlock({ tracerProvider, meterProvider });
   });

@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
@@ -17,17 +17,8 @@ import {
 import { METRIC_NAMES } from '../../lib/observability/telemetry-names.js';
 import { Redlock, type RedlockEngineOptions } from '../../lib/services/redlock.engine.js';
 import { TickClaims } from '../../lib/services/tick-claims.js';
+import { ManualMetricReader } from '../support/manual-metric-reader.js';
 import { tapAdapter } from '../support/tap-adapter.js';
-
-/** Collects on demand, no timers: what a Prometheus scrape does. */
-class TestReader extends MetricReader {
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /**
  * Engine events as a subscriber sees them, end to end over memory nodes: the diagnostics
@@ -58,7 +49,7 @@ describe('engine events on the channels and in the metrics (memory nodes)', () =
     return messages;
   };
   const metrics = async () => {
-    const reader = new TestReader();
+    const reader = new ManualMetricReader();
     const meterProvider = new MeterProvider({ readers: [reader] });
     const instrumentation: RedlockInstrumentation = await instrumentRedlock({
       meterProvider,
