@@ -174,7 +174,9 @@ describe.each(['3 Redis nodes', 'memory'] as const)('semaphores (%s)', (backend)
     expect(crashed.map((lock) => lock.permits)).toEqual([2, 2]);
     expect(await b.tryAcquire(name, { permits: 2 })).toBeNull();
     const next = await b.acquire(name, { permits: 2, wait: 5_000 });
-    expect(crashed.some((lock) => lock.isHeld())).toBe(false);
+    // A permit opens when the first crashed holder's ttl runs out; the other may still be
+    // valid (its round can have started a few ms later): never both beside the new holder.
+    expect(crashed.filter((lock) => lock.isHeld()).length).toBeLessThanOrEqual(1);
     await next.release();
   });
 
