@@ -318,7 +318,14 @@ export class Redlock {
     const heldBack = this.leases.beginShutdown();
     const timeout = options.timeout ?? 0;
     if (timeout > 0) {
-      await Promise.race([this.leases.whenDrained(), sleep(this.clock, timeout)]);
+      // The wait's timer goes once drained: it would keep the process alive for the rest of
+      // `timeout` (a Nest app lingered 10 s after app.close()).
+      const drained = new AbortController();
+      await Promise.race([
+        this.leases.whenDrained(),
+        sleep(this.clock, timeout, drained.signal).catch(() => undefined),
+      ]);
+      drained.abort();
     }
     const remaining = [...this.leases.held];
     const results = await Promise.allSettled(remaining.map((lease) => lease.release()));

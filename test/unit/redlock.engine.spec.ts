@@ -9,6 +9,7 @@ import {
   RedlockConfigError,
   RedlockUnavailableError,
 } from '../../lib/redlock.errors.js';
+import { type Clock, systemClock, type TimerHandle } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { ownerValue } from '../../lib/services/owner-value.js';
 import { deferred } from '../support/deferred.js';
@@ -244,6 +245,37 @@ describe('Redlock engine (memory nodes)', () => {
     await redlock.close();
     expect(await node!.inspect(['lock:c1', 'lock:c2', 'lock:c3'])).toBe(-2);
     await expect(redlock.acquire('c4')).rejects.toThrow(/shutting down/);
+  });
+
+  // A Nest app (whose shutdownTimeout is 10 s) stayed alive that long after app.close().
+  it('leaves no timer that keeps the process alive once close({ timeout }) has drained', async () => {
+    const [node] = nodes(1);
+    const keepingAlive = new Set<TimerHandle>();
+    const clock: Clock = {
+      ...systemClock,
+      setTimeout(fn, ms, keepAlive = true) {
+        const handle = systemClock.setTimeout(
+          () => {
+            keepingAlive.delete(handle);
+            fn();
+          },
+          ms,
+          keepAlive,
+        );
+        if (keepAlive) keepingAlive.add(handle);
+        return handle;
+      },
+      clearTimeout(handle) {
+        if (handle) keepingAlive.delete(handle);
+        systemClock.clearTimeout(handle);
+      },
+    };
+    const redlock = new Redlock([node!], { clock });
+    const lock = await redlock.acquire('drains');
+    const closed = redlock.close({ timeout: 60_000 });
+    await lock.release();
+    await closed;
+    expect(keepingAlive.size).toBe(0);
   });
 });
 
