@@ -92,7 +92,8 @@ export class IoredisConnection implements RedisConnection {
 
   command(name: string, args: readonly (string | number)[]): Promise<unknown> {
     this.#cork();
-    return this.#explained(() => this.#client.call(name, ...args));
+    const lower = LOWER[name] ?? name.toLowerCase();
+    return this.#explained(() => this.#client.call(lower, ...args));
   }
 
   /**
@@ -239,6 +240,14 @@ export class IoredisConnection implements RedisConnection {
     return `IoredisConnection { name: '${this.name}' }`;
   }
 }
+
+/**
+ * The lock path's commands as ioredis' own methods spell them. ioredis lower-cases the name to
+ * look up its flags, several times per command: for 'SET' a new string each time, hashed and
+ * looked up in the string table (about 5 µs per lock in a profile); a literal 'set' comes back
+ * as itself, already interned.
+ */
+const LOWER: Readonly<Record<string, string>> = { SET: 'set', PTTL: 'pttl', PING: 'ping' };
 
 /**
  * Duck-typed rather than `instanceof Cluster`, so ioredis-compatible forks (iovalkey) work too

@@ -23,7 +23,8 @@ import type { ReleaseWaiter, WaitingLines } from './release-waiter.js';
 export interface AcquisitionContext extends RoundContext {
   readonly lines: WaitingLines;
   /** Waits (bounded) for nodes still making their first connection. */
-  ready(timeout: number): Promise<void>;
+  /** Undefined once the nodes have had their first chance to connect. */
+  ready(timeout: number): Promise<void> | undefined;
   /** Turns a grant into a registered lease. */
   grant(
     target: Target,
@@ -69,10 +70,12 @@ export async function obtain(
   const started = clock.now();
   const waitUntil = started + opts.wait;
   const timeout = nodeTimeoutOf(opts);
-  await ctx.ready(timeout);
+  const connecting = ctx.ready(timeout);
+  if (connecting) await connecting;
   // Writers line up; readers do not (they can all go in together once the writer is done).
   const lined = opts.mode === 'write';
-  const queueId = target.keys.join('\n');
+  const { keys } = target;
+  const queueId = keys.length === 1 ? keys[0]! : keys.join('\n');
   let waiter: ReleaseWaiter | undefined;
   let attempts = 0;
   let unanswered = 0;

@@ -24,7 +24,7 @@ export class DeadlineWheel {
   private timer: TimerHandle | undefined;
   private armedAt = Infinity;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(readonly clock: Clock) {}
 
   /** Items scheduled now (for tests and diagnostics). */
   get size(): number {
@@ -145,10 +145,16 @@ export class DeadlineWheel {
 }
 
 const wheels = new WeakMap<Clock, DeadlineWheel>();
+// Nearly every process has one clock: its wheel is found without a WeakMap lookup (about
+// three per lock). Held weakly like the others, so a test's clock can still be collected.
+let last: WeakRef<DeadlineWheel> | undefined;
 
 /** The wheel of `clock`: one per clock, so all engines of a process share one timer. */
 export function deadlineWheel(clock: Clock): DeadlineWheel {
+  const recent = last?.deref();
+  if (recent?.clock === clock) return recent;
   let wheel = wheels.get(clock);
   if (!wheel) wheels.set(clock, (wheel = new DeadlineWheel(clock)));
+  last = new WeakRef(wheel);
   return wheel;
 }

@@ -106,6 +106,8 @@ export class Redlock {
   private publishes = true;
   // Settles once every node has had its first chance to connect (see ready()).
   private connecting: Promise<void> | undefined;
+  // Once it has: acquisitions skip the await (a microtask hop per lock).
+  private connected = false;
 
   constructor(
     readonly adapters: readonly LockAdapter[],
@@ -281,7 +283,8 @@ export class Redlock {
     this.assertOpen([]);
     const { keys, resources: names } = this.target(resources);
     // Like an acquisition, wait (bounded) for nodes still making their first connection.
-    await this.ready(nodeTimeoutOf(this.defaults));
+    const connecting = this.ready(nodeTimeoutOf(this.defaults));
+    if (connecting) await connecting;
     const results = await this.nodes.ask(
       this.adapters,
       (adapter) => adapter.inspect(keys),
@@ -422,12 +425,16 @@ export class Redlock {
    * fail fast while disconnected, so the first calls would fail on a connection a millisecond
    * away and trip the breakers. A node that is really down costs the first call `timeout` once.
    */
-  private ready(timeout: number): Promise<void> {
+  private ready(timeout: number): Promise<void> | undefined {
+    if (this.connected) return undefined;
     this.connecting ??= Promise.all(
       this.adapters.map((adapter) =>
         adapter.ready ? adapter.ready(timeout).catch(() => undefined) : Promise.resolve(),
       ),
-    ).then(() => this.instance?.start(this.adapters));
+    ).then(() => {
+      this.instance?.start(this.adapters);
+      this.connected = true;
+    });
     return this.connecting;
   }
 
@@ -441,7 +448,7 @@ export class Redlock {
       // Listing a large keyspace takes longer than a lock call; never less than 5 s.
       timeout: Math.max(5_000, nodeTimeoutOf(this.defaults)),
       held: () => new Map([...this.leases.held].map((lease) => [lease.value, lease.fencingToken])),
-      ready: (timeout) => this.ready(timeout),
+      ready: (timeout) => this.ready(timeout) ?? Promise.resolve(),
       logger: this.logger,
       target: (resource) => this.target(resource),
       emit: (event) => this.emit(event),
