@@ -34,6 +34,9 @@ import { RedisLockInspector } from './lock-inspector.js';
 
 type Publish = 'PUBLISH' | 'SPUBLISH';
 
+/** Releases remembered for acquisitions in flight (see `#recentReleases`). */
+const RECENT = 256;
+
 /**
  * A lock node on any Redis client library, through a {@link RedisConnection}: a standalone
  * server, a Sentinel-managed master or a Redis Cluster. The client-specific classes
@@ -55,8 +58,14 @@ export class RedisLockAdapter implements LockAdapter {
   readonly inspector: LockInspector;
   // ES private (#) fields: connections carry credentials in their options, and unlike
   // TypeScript's `private` these stay out of util.inspect and JSON.stringify.
-  /** Plain acquisitions awaiting their reply, by owner value: whether a release was sent since. */
-  readonly #inFlight = new Map<string, { released: boolean }>();
+  /**
+   * The owner values of the last releases, a ring of {@link RECENT} slots, and how many
+   * releases were sent in all: a plain SET that failed tells from them whether its attempt was
+   * taken back while it was in flight. Two stores per release instead of a map entry per
+   * acquisition (its hashing and table were a tenth of the adapter's cost per lock).
+   */
+  readonly #recentReleases: string[] = new Array<string>(RECENT).fill('');
+  #releases = 0;
   readonly #connection: RedisConnection;
   readonly #channels = new ReleaseChannels();
   #subscriber: RedisSubscriber | undefined;
@@ -110,8 +119,7 @@ export class RedisLockAdapter implements LockAdapter {
     const fenced = options?.fence === true;
     if (keys.length === 1 && !fenced && this.#plainSet) {
       const key = keys[0]!;
-      const flight = { released: false };
-      this.#inFlight.set(value, flight);
+      const releasesBefore = this.#releases;
       try {
         // NX + GET: null means we took it, our own value means a replay of our SET took it.
         const held = await this.#connection.command('SET', [key, value, 'NX', 'PX', ttl, 'GET']);
@@ -127,9 +135,7 @@ export class RedisLockAdapter implements LockAdapter {
         else if (!message.startsWith('WRONGTYPE')) throw error;
         // Unless the engine has already taken this attempt back: the script would arrive after
         // the undo and could take a key that nobody would ever release.
-        if (flight.released) return { acquired: false, ttl: 0 };
-      } finally {
-        this.#inFlight.delete(value);
+        if (this.#releasedSince(value, releasesBefore)) return { acquired: false, ttl: 0 };
       }
     }
     return acquireReply(
@@ -148,9 +154,21 @@ export class RedisLockAdapter implements LockAdapter {
   }
 
   async release(keys: readonly string[], value: string): Promise<OwnerReply> {
-    const flight = this.#inFlight.get(value);
-    if (flight) flight.released = true;
+    this.#recentReleases[this.#releases % RECENT] = value;
+    this.#releases += 1;
     return ownerReply(await this.#announcing(RELEASE, keys, value));
+  }
+
+  /**
+   * Whether `value` was released since the count was `since`; true also when more releases
+   * than the ring holds came since (then it cannot tell, and a retry is the safe answer).
+   */
+  #releasedSince(value: string, since: number): boolean {
+    if (this.#releases - since > RECENT) return true;
+    for (let i = since; i < this.#releases; i += 1) {
+      if (this.#recentReleases[i % RECENT] === value) return true;
+    }
+    return false;
   }
 
   async syncFence(keys: readonly string[], value: string, token: string): Promise<OwnerReply> {
@@ -211,16 +229,23 @@ export class RedisLockAdapter implements LockAdapter {
    * Runs a releasing script: the lock keys, then the value, how to publish, each channel, and
    * `extra` (a semaphore's cap) when given.
    */
-  async #announcing(
+  #announcing(
     script: RedisScript,
     keys: readonly string[],
     value: string,
     extra?: number,
   ): Promise<unknown> {
     assertKeys(keys);
-    const publish = this.#publish ?? (await this.publishCommand());
-    const args: (string | number)[] = [value, publish];
-    for (const key of keys) args.push(releaseChannel(this.#connection.keyPrefix + key));
+    const publish = this.#publish;
+    // Not async: once the command is known (always, off Cluster) a release is one promise less.
+    if (!publish) {
+      return this.publishCommand().then(() => this.#announcing(script, keys, value, extra));
+    }
+    const prefix = this.#connection.keyPrefix;
+    const args: (string | number)[] =
+      keys.length === 1
+        ? [value, publish, releaseChannel(prefix + keys[0]!)]
+        : [value, publish, ...keys.map((key) => releaseChannel(prefix + key))];
     if (extra !== undefined) args.push(extra);
     return this.#connection.evalScript(script, keys, args);
   }

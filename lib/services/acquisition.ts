@@ -120,7 +120,7 @@ export async function obtain(
       attempts += 1;
       waiter?.reset();
       if (!pilot) lastPlainRound = attemptStart;
-      const outcome = await acquireRound(ctx, target, opts, timeout, pilot);
+      const outcome = await acquireRound(ctx, target, opts, timeout, pilot, attemptStart);
       pilot = false;
       if (!('value' in outcome) && (outcome.split || (afterWake && outcome.busy))) raced = true;
       afterWake = false;

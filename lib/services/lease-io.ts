@@ -26,6 +26,9 @@ export class LeaseIO implements LeaseDriver {
   /** Released leases whose keys stay until the end of their holdAtLeast window. */
   private readonly heldBack = new Map<Lease, TimerHandle>();
   private shuttingDown = false;
+  /** Whether a quorum confirmed: one function for every extension and release. */
+  private readonly confirmed = (partial: readonly NodeResult<OwnerReply>[]): boolean =>
+    countOk(partial) >= this.quorum;
 
   constructor(
     private readonly adapters: readonly LockAdapter[],
@@ -55,14 +58,10 @@ export class LeaseIO implements LeaseDriver {
           ? adapter.shared!.extend(lease.keys, lease.value, ttl)
           : adapter.extend(lease.keys, lease.value, ttl),
       timeout,
-      (partial) => countOk(partial) >= quorum,
+      this.confirmed,
     );
     const deadline = start + ttl - (Math.floor(ttl * lease.driftFactor) + 2);
     const ok = countOk(results);
-    const nodes = describeNodes(this.adapters, results, (reply) =>
-      reply === 'ok' ? 'acquired' : reply,
-    );
-    const what = lease.resources.join(', ');
     if (ok >= quorum && deadline > this.clock.now()) {
       this.renewWarned.delete(lease);
       this.emit(
@@ -72,6 +71,10 @@ export class LeaseIO implements LeaseDriver {
       );
       return deadline;
     }
+    const nodes = describeNodes(this.adapters, results, (reply) =>
+      reply === 'ok' ? 'acquired' : reply,
+    );
+    const what = lease.resources.join(', ');
     // Nodes that answered without holding it for us: past N - quorum, no quorum can confirm.
     const refused = results.filter((r) => r.status === 'ok' && r.value !== 'ok').length;
     if (refused > this.adapters.length - quorum) {
@@ -90,17 +93,23 @@ export class LeaseIO implements LeaseDriver {
     this.forget(lease);
     for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return 'released';
-    if (lease.released && !this.shuttingDown && lease.holdUntil - this.clock.now() >= 1) {
+    // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
+    const holdUntil = lease.holdUntil;
+    if (
+      lease.released &&
+      !this.shuttingDown &&
+      holdUntil > lease.acquiredAt &&
+      holdUntil - this.clock.now() >= 1
+    ) {
       return this.holdBack(lease);
     }
-    const quorum = this.quorum;
     // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
     // the key, or run the acquisition queued in its client once it reconnects.
     const results = await this.nodes.always<OwnerReply>(
       this.adapters,
       (adapter) => this.releaseOn(adapter, lease),
       lease.nodeTimeout,
-      (partial) => countOk(partial) >= quorum,
+      this.confirmed,
     );
     const status = this.releaseStatus(lease, results, 'release');
     this.emit(

@@ -52,13 +52,15 @@ export class NodeGuard {
     call: (adapter: LockAdapter) => Promise<T>,
     timeout: number,
     decided?: (results: readonly NodeResult<T>[], pending: number) => boolean,
+    now?: number,
   ): Promise<NodeResult<T>[]> {
-    if (this.breakers.size === 0) return fanOut(this.clock, adapters, call, timeout, decided);
     const observer =
-      adapters === this.adapters
-        ? (this.observer ??= this.observe(this.adapters))
-        : this.observe(adapters);
-    return fanOut(this.clock, adapters, call, timeout, decided, observer);
+      this.breakers.size === 0
+        ? undefined
+        : adapters === this.adapters
+          ? (this.observer ??= this.observe(this.adapters))
+          : this.observe(adapters);
+    return fanOut(this.clock, adapters, call, timeout, decided, observer, now);
   }
 
   /**

@@ -18,20 +18,52 @@ export function ownerValue(tag?: string, clock?: Pick<Clock, 'wallNow'>): string
     randomFillSync(POOL);
     poolOffset = 0;
   }
-  const token = POOL.toString('base64url', poolOffset, poolOffset + 16);
+  let end = base64url16(POOL, poolOffset, VALUE);
   poolOffset += 16;
-  if (tag === undefined) return token;
-  const wall = clock ? clock.wallNow() : Date.now();
-  // Number#toString(36) costs more than the rest together, and under load many locks of one
-  // engine share a millisecond: the suffix is made once per engine tag and ms.
-  if (wall !== suffixWall || tag !== suffixTag) {
-    suffixWall = wall;
-    suffixTag = tag;
-    suffix = `.${tag}.${wall.toString(36)}`;
+  if (tag !== undefined) {
+    const wall = clock ? clock.wallNow() : Date.now();
+    // Number#toString(36) costs more than the rest together, and under load many locks of one
+    // engine share a millisecond: the suffix is made once per engine tag and ms.
+    if (wall !== suffixWall || tag !== suffixTag) {
+      suffixWall = wall;
+      suffixTag = tag;
+      suffixLength = SUFFIX.write(`.${tag}.${wall.toString(36)}`, 'latin1');
+    }
+    SUFFIX.copy(VALUE, end, 0, suffixLength);
+    end += suffixLength;
   }
-  return token + suffix;
+  // One flat string straight from the bytes: a held lock keeps its value, and `token + suffix`
+  // would keep a tree of four strings (about 100 bytes more per lock).
+  return VALUE.toString('latin1', 0, end);
 }
 
+const BASE64URL = Buffer.from(
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+  'latin1',
+);
+/** The value being built: 22 token characters, then the suffix (holder tags are short). */
+const VALUE = Buffer.alloc(128);
+const SUFFIX = Buffer.alloc(128 - 22);
+let suffixLength = 0;
 let suffixWall = NaN;
 let suffixTag = '';
-let suffix = '';
+
+/**
+ * @internal 16 bytes of `source` from `offset` as 22 base64url characters (no padding) at the
+ * start of `target`; returns 22. The same characters as `toString('base64url')`, without
+ * making a string.
+ */
+export function base64url16(source: Uint8Array, offset: number, target: Uint8Array): number {
+  let out = 0;
+  for (let i = offset; i < offset + 15; i += 3) {
+    const bits = (source[i]! << 16) | (source[i + 1]! << 8) | source[i + 2]!;
+    target[out++] = BASE64URL[bits >>> 18]!;
+    target[out++] = BASE64URL[(bits >>> 12) & 63]!;
+    target[out++] = BASE64URL[(bits >>> 6) & 63]!;
+    target[out++] = BASE64URL[bits & 63]!;
+  }
+  const last = source[offset + 15]!;
+  target[out++] = BASE64URL[last >>> 2]!;
+  target[out++] = BASE64URL[(last & 3) << 4]!;
+  return out;
+}

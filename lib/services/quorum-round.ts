@@ -77,6 +77,7 @@ export async function acquireRound(
   opts: ResolvedLockOptions,
   timeout: number,
   pilot = false,
+  start = ctx.clock.now(),
 ): Promise<Grant | Failure> {
   const { adapters, quorum, clock } = ctx;
   const { keys } = target;
@@ -93,7 +94,6 @@ export async function acquireRound(
     : undefined;
   const shareOptions = counted ? (fence ?? { permits: opts.permits }) : fence;
   const value = ownerValue(ctx.instanceTag, clock);
-  const start = clock.now();
   let fatal: string | undefined;
   const call = (adapter: LockAdapter): Promise<Reply> =>
     (read
@@ -133,6 +133,7 @@ export async function acquireRound(
       call,
       timeout,
       decidedWith({ acquired: 0, busy: 0 }),
+      start,
     );
   } else {
     const [first] = await ctx.nodes.ask<Reply>([adapters[pilotIndex]!], call, timeout);
@@ -165,11 +166,12 @@ export async function acquireRound(
   let token = 0;
   const granted: LockAdapter[] = [];
   const unsure: LockAdapter[] = [];
-  results.forEach((result, index) => {
+  for (let index = 0; index < results.length; index += 1) {
+    const result = results[index]!;
     const adapter = adapters[index]!;
     if (result.status !== 'ok') {
       unsure.push(adapter);
-      return;
+      continue;
     }
     answered += 1;
     if (result.value.acquired) {
@@ -179,9 +181,10 @@ export async function acquireRound(
     } else if (result.value.ttl >= 0) {
       holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
     }
-  });
+  }
   const deadline = start + ttl - (Math.floor(ttl * opts.driftFactor) + 2);
-  let reason = `${acquired} of ${adapters.length} nodes granted the lock, ${quorum} needed`;
+  // Made only for a failure: a granted round must not pay for a message nobody reads.
+  let reason: string | undefined;
 
   if (acquired >= quorum) {
     let fenced = true;
@@ -208,7 +211,10 @@ export async function acquireRound(
     unanswered: answered < quorum,
     nodes: describeNodes(adapters, results, (reply) => (reply.acquired ? 'acquired' : 'taken')),
     holderTtl,
-    reason: fatal ?? reason,
+    reason:
+      fatal ??
+      reason ??
+      `${acquired} of ${adapters.length} nodes granted the lock, ${quorum} needed`,
     split: acquired > 0 && adapters.length > 1,
     fatal,
   };

@@ -3,7 +3,7 @@ import type { NodeOutcome, NodeOutcomeKind } from '../redlock.errors.js';
 import { safeMessage } from '../redaction.js';
 import { NodeSkippedError } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
-import { deadlineWheel, type WheelItem } from './deadline-wheel.js';
+import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wheel.js';
 
 /** One node's answer to a fanned-out call. */
 export type NodeResult<T> =
@@ -33,59 +33,26 @@ export interface FanOutObserver {
  * answers are dropped, which is safe because every write the engine makes is undone or
  * overwritten by compare-and-set scripts sent afterwards on the same connection. `overdue` is
  * told of every node still silent at `timeout`, even after an early answer. The timer never
- * keeps the process alive.
+ * keeps the process alive. `now`: the caller's reading of the clock, when it just took one.
  */
 export function fanOut<T>(
   clock: Clock,
   adapters: readonly LockAdapter[],
   call: (adapter: LockAdapter) => Promise<T>,
   timeout: number,
-  decided: (results: readonly NodeResult<T>[], pending: number) => boolean = () => false,
+  decided: (results: readonly NodeResult<T>[], pending: number) => boolean = NEVER,
   observer?: FanOutObserver,
+  now = clock.now(),
 ): Promise<NodeResult<T>[]> {
-  const results: NodeResult<T>[] = adapters.map(() => PENDING);
-  const answered: boolean[] = adapters.map(() => false);
-  let pending = adapters.length;
-  // The timeout is a wake-up on the clock's deadline wheel, not a Node timer per call: every
-  // acquire and release fans out, and almost every fan-out is answered long before it.
-  const wheel = deadlineWheel(clock);
   return new Promise((resolve) => {
-    let open = true;
-    const finish = (): void => {
-      if (!open) return;
-      open = false;
-      // With an observer the timer outlives an early answer, to report hung nodes.
-      if (!observer || pending === 0) wheel.cancel(timer);
-      resolve(results);
-    };
-    const settle = (index: number, result: NodeResult<T>): void => {
-      answered[index] = true;
-      pending -= 1;
-      if (!open) {
-        if (pending === 0) wheel.cancel(timer);
-        return;
-      }
-      results[index] = result;
-      if (pending === 0 || decided(results, pending)) finish();
-    };
-    const timer: WheelItem = {
-      wakeAt: 0,
-      slot: -1,
-      wake: () => {
-        for (let i = 0; i < results.length; i += 1) {
-          if (answered[i]) continue;
-          observer?.overdue(i);
-          if (open) results[i] = TIMEOUT;
-        }
-        finish();
-      },
-    };
-    const now = clock.now();
-    wheel.schedule(timer, now + timeout, now);
+    const run = new FanOutRun<T>(deadlineWheel(clock), adapters.length, decided, observer, resolve);
+    // The timeout is a wake-up on the clock's deadline wheel, not a Node timer per call: every
+    // acquire and release fans out, and almost every fan-out is answered long before it.
+    run.wheel.schedule(run, now + timeout, now);
     for (let index = 0; index < adapters.length; index += 1) {
       const refused = observer?.allow(index);
       if (refused) {
-        settle(index, { status: 'error', error: refused });
+        run.settle(index, { status: 'error', error: refused });
         continue;
       }
       let promise: Promise<T>;
@@ -93,22 +60,81 @@ export function fanOut<T>(
         promise = call(adapters[index]!);
       } catch (error) {
         // An adapter that throws instead of rejecting still counts as that node's error.
-        observer?.settled(index, false, error);
-        settle(index, { status: 'error', error });
+        run.failed(index, error);
         continue;
       }
       promise.then(
-        (value) => {
-          observer?.settled(index, true);
-          settle(index, { status: 'ok', value });
-        },
-        (error: unknown) => {
-          observer?.settled(index, false, error);
-          settle(index, { status: 'error', error });
-        },
+        (value) => run.succeeded(index, value),
+        (error: unknown) => run.failed(index, error),
       );
     }
   });
+}
+
+const NEVER = (): boolean => false;
+
+/**
+ * One fan-out's state, and its own wake-up on the deadline wheel: methods on one object
+ * rather than closures over shared variables, because two fan-outs run for every lock.
+ */
+class FanOutRun<T> implements WheelItem {
+  wakeAt = 0;
+  slot = -1;
+  readonly results: NodeResult<T>[];
+  private readonly answered: boolean[];
+  private pending: number;
+  private open = true;
+
+  constructor(
+    readonly wheel: DeadlineWheel,
+    nodes: number,
+    private readonly decided: (results: readonly NodeResult<T>[], pending: number) => boolean,
+    private readonly observer: FanOutObserver | undefined,
+    private readonly resolve: (results: NodeResult<T>[]) => void,
+  ) {
+    this.results = new Array<NodeResult<T>>(nodes).fill(PENDING);
+    this.answered = new Array<boolean>(nodes).fill(false);
+    this.pending = nodes;
+  }
+
+  succeeded(index: number, value: T): void {
+    this.observer?.settled(index, true);
+    this.settle(index, { status: 'ok', value });
+  }
+
+  failed(index: number, error: unknown): void {
+    this.observer?.settled(index, false, error);
+    this.settle(index, { status: 'error', error });
+  }
+
+  settle(index: number, result: NodeResult<T>): void {
+    this.answered[index] = true;
+    this.pending -= 1;
+    if (!this.open) {
+      if (this.pending === 0) this.wheel.cancel(this);
+      return;
+    }
+    this.results[index] = result;
+    if (this.pending === 0 || this.decided(this.results, this.pending)) this.finish();
+  }
+
+  /** The timeout: every node still silent is overdue (and `timeout` if still undecided). */
+  wake(): void {
+    for (let i = 0; i < this.results.length; i += 1) {
+      if (this.answered[i]) continue;
+      this.observer?.overdue(i);
+      if (this.open) this.results[i] = TIMEOUT;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (!this.open) return;
+    this.open = false;
+    // With an observer the wake-up outlives an early answer, to report hung nodes.
+    if (!this.observer || this.pending === 0) this.wheel.cancel(this);
+    this.resolve(this.results);
+  }
 }
 
 /** Per-node outcomes for errors and events; `ok` answers are mapped by `outcomeOf`. */

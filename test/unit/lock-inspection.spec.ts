@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { hostname } from 'node:os';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import { globMatcher, globProblem } from '../../lib/adapters/redis-glob.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
 import { RedlockConfigError, RedlockUnavailableError } from '../../lib/redlock.errors.js';
 import { ownerParts } from '../../lib/services/instance-record.js';
-import { ownerValue } from '../../lib/services/owner-value.js';
+import { base64url16, ownerValue } from '../../lib/services/owner-value.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { eventually } from '../support/adapters.js';
 import { FailingAdapter } from '../support/failing-adapter.js';
@@ -35,6 +36,19 @@ describe('lock inspection (memory nodes)', () => {
     expect(tagged.length).toBeLessThanOrEqual(44);
     expect(ownerParts(tagged)).toEqual({ tag: 'k9Df0aZ1', acquiredAt: 1_767_225_600_000 });
     expect(ownerParts(plain)).toBeUndefined();
+  });
+
+  it('encodes the random part exactly as base64url does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 40 }), fc.nat(24), (bytes, at) => {
+        const offset = Math.min(at, bytes.length - 16);
+        const target = new Uint8Array(22);
+        expect(base64url16(bytes, offset, target)).toBe(22);
+        const expected = Buffer.from(bytes.subarray(offset, offset + 16)).toString('base64url');
+        expect(Buffer.from(target).toString('latin1')).toBe(expected);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it('names the holder of a lock another engine took, with ttl, nodes and fencing', async () => {
