@@ -70,30 +70,40 @@ export class IoredisConnection implements RedisConnection {
     args: readonly (string | number)[],
   ): Promise<unknown> {
     const client = this.#client;
-    const loaded = this.#loaded;
     this.#cork();
-    return this.#explained(() => {
+    try {
       // The first call of a script sends it whole: an EVALSHA answered NOSCRIPT would be re-sent
       // behind commands queued meanwhile, and callers rely on the order they sent in (a release
       // followed by a check must see the release).
-      if (!loaded.has(script.sha)) {
-        return client.eval(script.lua, keys.length, ...keys, ...args).then((reply: unknown) => {
-          loaded.add(script.sha);
-          return reply;
-        });
+      if (!this.#loaded.has(script.sha)) {
+        return client
+          .eval(script.lua, keys.length, ...keys, ...args)
+          .then((reply: unknown) => {
+            this.#loaded.add(script.sha);
+            return reply;
+          })
+          .catch(this.#explain);
       }
-      return client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-        // The server's script cache is empty (restart, failover, SCRIPT FLUSH): EVAL refills it.
-        if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
-        return client.eval(script.lua, keys.length, ...keys, ...args);
-      });
-    });
+      return client
+        .evalsha(script.sha, keys.length, ...keys, ...args)
+        .catch((error: unknown) => {
+          // The server's script cache is empty (restart, failover, SCRIPT FLUSH): EVAL refills it.
+          if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
+          return client.eval(script.lua, keys.length, ...keys, ...args);
+        })
+        .catch(this.#explain);
+    } catch (error) {
+      return this.#thrown(error);
+    }
   }
 
   command(name: string, args: readonly (string | number)[]): Promise<unknown> {
     this.#cork();
-    const lower = LOWER[name] ?? name.toLowerCase();
-    return this.#explained(() => this.#client.call(lower, ...args));
+    try {
+      return this.#client.call(LOWER[name] ?? name.toLowerCase(), ...args).catch(this.#explain);
+    } catch (error) {
+      return this.#thrown(error);
+    }
   }
 
   /**
@@ -112,11 +122,14 @@ export class IoredisConnection implements RedisConnection {
     if (!stream || typeof stream.cork !== 'function') return;
     stream.cork();
     this.#corked = stream;
-    process.nextTick(() => {
-      this.#corked = undefined;
-      stream.uncork();
-    });
+    process.nextTick(this.#uncork);
   }
+
+  readonly #uncork = (): void => {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork();
+  };
 
   subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
     const client = this.#client;
@@ -171,8 +184,13 @@ export class IoredisConnection implements RedisConnection {
     return Promise.resolve(
       servers.map((server) => ({
         name: server === client ? this.name : `${server.options.host}:${server.options.port}`,
-        send: ([command, ...args]: readonly (string | number)[]) =>
-          this.#explained(() => server.call(String(command), ...args)),
+        send: ([command, ...args]: readonly (string | number)[]) => {
+          try {
+            return server.call(String(command), ...args).catch(this.#explain);
+          } catch (error) {
+            return this.#thrown(error);
+          }
+        },
       })),
     );
   }
@@ -213,24 +231,23 @@ export class IoredisConnection implements RedisConnection {
     await Promise.all(live);
   }
 
-  /** Runs a call; a failure while disconnected says why the node is unreachable. */
-  #explained<T>(run: () => Promise<T>): Promise<T> {
-    // `.catch` with one shared handler rather than an async wrapper: one promise less per
-    // command on the lock's hot path.
-    try {
-      return run().catch(this.#explain);
-    } catch (error) {
-      // A call that threw instead of rejecting: the executor's throw rejects the promise.
-      return new Promise<T>(() => this.#explain(error));
-    }
-  }
-
+  /**
+   * A call's failure while disconnected says why the node is unreachable. Each call site
+   * catches with this one shared handler rather than an async wrapper or a closure: one
+   * promise and one function less per command on the lock's hot path.
+   */
   readonly #explain = (error: unknown): never => {
     const status = this.#client.status;
     if (status === 'ready') throw error;
     const cause = this.#lastError ? `: ${redact(this.#lastError.message)}` : '';
     throw new Error(`${this.name} is not connected (${status})${cause}`, { cause: error });
   };
+
+  /** A call that threw instead of rejecting: rejects as its failure would have. */
+  #thrown(error: unknown): Promise<never> {
+    // The executor's throw rejects the promise.
+    return new Promise<never>(() => this.#explain(error));
+  }
 
   toJSON(): { name: string } {
     return { name: this.name };
