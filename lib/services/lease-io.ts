@@ -13,6 +13,9 @@ import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { countOk } from './quorum-round.js';
 
+// For the leases without companions (nearly all): no new empty array per release.
+const NONE: readonly Lease[] = Object.freeze([]);
+
 /**
  * The node I/O of held leases: extension (quorum, with the validity re-computed from the
  * moment the extension was sent), release, and what happens when a lease is lost. Keeps the
@@ -91,7 +94,8 @@ export class LeaseIO implements LeaseDriver {
 
   async releaseLease(lease: Lease): Promise<ReleaseStatus> {
     this.forget(lease);
-    for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
+    for (const companion of lease.companions ?? NONE)
+      void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return 'released';
     // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
     const holdUntil = lease.holdUntil;
@@ -136,7 +140,8 @@ export class LeaseIO implements LeaseDriver {
       },
       lease,
     );
-    for (const companion of lease.companions ?? []) void companion.release().catch(() => undefined);
+    for (const companion of lease.companions ?? NONE)
+      void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return;
     // Keys an extension re-created, or that are still ours somewhere, would block others.
     void this.nodes.always(

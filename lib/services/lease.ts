@@ -238,7 +238,7 @@ export class Lease implements WheelItem {
     this.controller?.abort(error);
     this.driver.leaseLost(this, error);
     // A scope that relied on this lock for some of its keys is no longer exclusive either.
-    for (const dependent of this.rare?.dependents ?? []) dependent.lose(error);
+    for (const dependent of this.rare?.dependents ?? NO_PARENTS) dependent.lose(error);
   }
 
   private detach(): void {

@@ -109,32 +109,10 @@ export async function acquireRound(
         throw error;
       }
     });
-  // Grants and refusals decided before this fan-out (the pilot's answer), toward the quorum.
-  const decidedWith =
-    (before: { acquired: number; busy: number }) =>
-    (partial: readonly NodeResult<Reply>[], pending: number): boolean => {
-      let acquired = before.acquired;
-      let busy = before.busy;
-      for (const result of partial) {
-        if (result.status === 'ok') {
-          if (result.value.acquired) acquired += 1;
-          else busy += 1;
-        }
-      }
-      if (acquired >= quorum) return true;
-      // Success is out of reach and we can already tell busy from unavailable.
-      return acquired + pending < quorum && acquired + busy >= quorum;
-    };
   let results: NodeResult<Reply>[];
   const pilotIndex = pilot && adapters.length > 1 ? pilotOf(keys, adapters.length) : -1;
   if (pilotIndex < 0) {
-    results = await ctx.nodes.ask<Reply>(
-      adapters,
-      call,
-      timeout,
-      decidedWith({ acquired: 0, busy: 0 }),
-      start,
-    );
+    results = await ctx.nodes.ask<Reply>(adapters, call, timeout, decidedAt(quorum, 0), start);
   } else {
     const [first] = await ctx.nodes.ask<Reply>([adapters[pilotIndex]!], call, timeout);
     if (first!.status === 'ok' && !first!.value.acquired) {
@@ -151,12 +129,7 @@ export async function acquireRound(
     }
     const others = adapters.filter((_, index) => index !== pilotIndex);
     const granted = first!.status === 'ok' ? 1 : 0;
-    const rest = await ctx.nodes.ask<Reply>(
-      others,
-      call,
-      timeout,
-      decidedWith({ acquired: granted, busy: 0 }),
-    );
+    const rest = await ctx.nodes.ask<Reply>(others, call, timeout, decidedAt(quorum, granted));
     results = [...rest.slice(0, pilotIndex), first!, ...rest.slice(pilotIndex)];
   }
 
@@ -164,24 +137,22 @@ export async function acquireRound(
   let answered = 0;
   let holderTtl: number | undefined;
   let token = 0;
-  const granted: LockAdapter[] = [];
-  const unsure: LockAdapter[] = [];
-  for (let index = 0; index < results.length; index += 1) {
-    const result = results[index]!;
-    const adapter = adapters[index]!;
-    if (result.status !== 'ok') {
-      unsure.push(adapter);
-      continue;
-    }
+  for (const result of results) {
+    if (result.status !== 'ok') continue;
     answered += 1;
     if (result.value.acquired) {
       acquired += 1;
-      granted.push(adapter);
       token = Math.max(token, result.value.token ?? 0);
     } else if (result.value.ttl >= 0) {
       holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
     }
   }
+  // Listed only when needed (fence write-back, rollback): not for a plain granted round.
+  const granted = (): LockAdapter[] =>
+    adapters.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'ok' && result.value.acquired;
+    });
   const deadline = start + ttl - (Math.floor(ttl * opts.driftFactor) + 2);
   // Made only for a failure: a granted round must not pay for a message nobody reads.
   let reason: string | undefined;
@@ -189,7 +160,7 @@ export async function acquireRound(
   if (acquired >= quorum) {
     let fenced = true;
     if (fence && exclusive) {
-      fenced = await syncFences(ctx, results, granted, keys, value, token, timeout);
+      fenced = await syncFences(ctx, results, granted(), keys, value, token, timeout);
       if (!fenced) reason = 'the fencing counters could not be brought in line on a quorum';
     }
     if (fenced && deadline > clock.now()) {
@@ -201,8 +172,8 @@ export async function acquireRound(
   // Late nodes get twice as long as the round took (at least 10 ms) before we move on.
   const grace = Math.min(timeout, Math.max(10, 2 * (clock.now() - start)));
   await ctx.rollbacks.undo(
-    granted,
-    unsure,
+    granted(),
+    adapters.filter((_, index) => results[index]!.status !== 'ok'),
     { keys, value, read, permits: counted ? opts.permits : undefined, timeout, until: start + ttl },
     grace,
   );
@@ -221,6 +192,31 @@ export async function acquireRound(
 }
 
 const FENCE = Object.freeze({ fence: true });
+
+type Decided = (partial: readonly NodeResult<Reply>[], pending: number) => boolean;
+/** By quorum, then by grants decided before the fan-out: made once, not per round. */
+const DECIDED: Decided[][] = [];
+
+/**
+ * Whether a round's answers so far decide it: a quorum granted, or success is out of reach and
+ * busy can already be told from unavailable. `before`: grants decided before this fan-out (the
+ * pilot's answer), toward the quorum.
+ */
+function decidedAt(quorum: number, before: number): Decided {
+  const byBefore = (DECIDED[quorum] ??= []);
+  return (byBefore[before] ??= (partial, pending) => {
+    let acquired = before;
+    let busy = 0;
+    for (const result of partial) {
+      if (result.status === 'ok') {
+        if (result.value.acquired) acquired += 1;
+        else busy += 1;
+      }
+    }
+    if (acquired >= quorum) return true;
+    return acquired + pending < quorum && acquired + busy >= quorum;
+  });
+}
 const NOT_ASKED: NodeResult<never> = { status: 'pending' };
 
 /**
