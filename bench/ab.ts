@@ -1,0 +1,220 @@
+/**
+ * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]`:
+ * the engine of another commit ("base") against this checkout's ("new") and the hand-written
+ * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
+ * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
+ * the full bench differ by more than most such changes, while turns in one process, paired by
+ * round, compare like with like.
+ *
+ * Per contender: ops/s, client CPU (`process.cpuUsage`), Redis main-thread CPU, p99, and GC
+ * pauses, all per operation, medians over rounds; then the paired ratios new ÷ base,
+ * new ÷ loop and base ÷ loop with their min–max. Uncontended acquire + release on a new key
+ * per call through `Redlock` (the engine without Nest: the Nest layer is the same for both).
+ *
+ * The base commit is built with the project's TypeScript in a temporary `git worktree` (node
+ * modules linked from this checkout), which is removed afterwards.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as ours from '../lib/index.js';
+import { startRedisFleet } from '../test/support/redis-fleet.js';
+import { createLimit } from './contenders/limit.js';
+import { RedisAdmin } from './core/redis-tools.js';
+import { pairedRatios, percentile, spread, type Spread } from './core/stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Args {
+  readonly base: string;
+  readonly nodes: number;
+  readonly inFlight: number;
+  readonly rounds: number;
+  readonly ops: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const get = (name: string): string | undefined =>
+    argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const count = (name: string, fallback: number): number => {
+    const value = Number(get(name) ?? fallback);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a whole number >= 1`);
+    return value;
+  };
+  const base = get('base');
+  if (!base) throw new Error('--base=<commit> is required (the build to compare against)');
+  return {
+    base,
+    nodes: count('nodes', 1),
+    inFlight: count('in-flight', 1),
+    rounds: count('rounds', 9),
+    ops: count('ops', 2_000),
+  };
+}
+
+interface Contestant {
+  readonly label: 'base' | 'new' | 'loop';
+  cycle(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Library = Pick<typeof ours, 'createLockAdapter' | 'Redlock'>;
+
+async function engineOf(label: 'base' | 'new', lib: Library, urls: readonly string[]) {
+  const adapters = urls.map((url) => lib.createLockAdapter(url));
+  await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
+  const engine = new lib.Redlock(adapters);
+  const options = { ttl: 10_000 };
+  return {
+    label,
+    cycle: async (key: string) => {
+      const lock = await engine.acquire(key, options);
+      await lock.release();
+    },
+    close: async () => {
+      await engine.close();
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+    },
+  } satisfies Contestant;
+}
+
+/** Builds `commit` in a temporary worktree; returns its lib and how to remove it. */
+function buildBase(commit: string): { entry: string; remove: () => void } {
+  const dir = join(mkdtempSync(join(tmpdir(), 'redlock-ab-')), 'base');
+  execFileSync('git', ['worktree', 'add', '--detach', '--quiet', dir, commit], { cwd: ROOT });
+  const remove = (): void => {
+    execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT });
+    rmSync(dirname(dir), { recursive: true, force: true });
+  };
+  try {
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck'],
+      { cwd: dir, stdio: 'inherit' },
+    );
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { entry: pathToFileURL(join(dir, 'dist/lib/index.js')).href, remove };
+}
+
+interface Turn {
+  readonly ops: number;
+  readonly cpuUs: number;
+  readonly redisUs: number;
+  readonly p99: number;
+  readonly gcMs: number;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const base = buildBase(args.base);
+  const fleet = await startRedisFleet({ nodes: args.nodes });
+  const admin = new RedisAdmin(fleet.urls);
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const contestants: Contestant[] = [];
+  try {
+    const baseLib = (await import(base.entry)) as Library;
+    contestants.push(await engineOf('base', baseLib, fleet.urls));
+    contestants.push(await engineOf('new', ours, fleet.urls));
+    const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
+    contestants.push({
+      label: 'loop',
+      cycle: async (key) => {
+        await limit.release(await limit.acquire(key));
+      },
+      close: () => limit.close(),
+    });
+
+    let sequence = 0;
+    const turn = async (contestant: Contestant, ops: number): Promise<Turn> => {
+      const latencies: number[] = [];
+      let started = 0;
+      const redisBefore = (await admin.stats(args.nodes)).mainThreadCpuUs;
+      const gcBefore = gcMs;
+      const cpuBefore = process.cpuUsage();
+      const began = performance.now();
+      const lane = async (): Promise<void> => {
+        while (started < ops) {
+          started += 1;
+          const at = performance.now();
+          await contestant.cycle(`ab:${contestant.label}:${(sequence += 1)}`);
+          latencies.push(performance.now() - at);
+        }
+      };
+      await Promise.all(Array.from({ length: args.inFlight }, lane));
+      const elapsed = performance.now() - began;
+      const cpu = process.cpuUsage(cpuBefore);
+      // GC entries arrive on a later turn of the loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      const redisAfter = (await admin.stats(args.nodes)).mainThreadCpuUs;
+      latencies.sort((a, b) => a - b);
+      return {
+        ops: (ops / elapsed) * 1_000,
+        cpuUs: (cpu.user + cpu.system) / ops,
+        redisUs: (redisAfter - redisBefore) / ops,
+        p99: percentile(latencies, 99),
+        gcMs: ((gcMs - gcBefore) / ops) * 1_000,
+      };
+    };
+
+    for (const contestant of contestants) await turn(contestant, Math.min(args.ops, 1_000));
+    const turns = new Map<string, Turn[]>(contestants.map((c) => [c.label, []]));
+    for (let round = 0; round < args.rounds; round += 1) {
+      for (let i = 0; i < contestants.length; i += 1) {
+        const contestant = contestants[(i + round) % contestants.length]!;
+        turns.get(contestant.label)!.push(await turn(contestant, args.ops));
+      }
+    }
+
+    const load = (await import('node:os')).loadavg()[0]!.toFixed(2);
+    console.log(
+      `A/B ${args.base} (base) vs this checkout (new) vs the loop: ${args.nodes} node(s), ` +
+        `${args.inFlight} in flight, ${args.rounds} rounds of ${args.ops} locks, load ${load}`,
+    );
+    const med = (label: string, pick: (t: Turn) => number): string =>
+      spread(turns.get(label)!.map(pick)).median.toFixed(1);
+    console.log('         ops/s  client µs/op  Redis µs/op   p99 ms  GC ms/1k ops');
+    for (const { label } of contestants) {
+      console.log(
+        `${label.padEnd(5)} ${med(label, (t) => t.ops).padStart(9)} ${med(label, (t) => t.cpuUs).padStart(13)}` +
+          ` ${med(label, (t) => t.redisUs).padStart(12)} ${spread(
+            turns.get(label)!.map((t) => t.p99),
+          )
+            .median.toFixed(2)
+            .padStart(8)}` +
+          ` ${med(label, (t) => t.gcMs).padStart(13)}`,
+      );
+    }
+    const show = (name: string, ratio: Spread): string =>
+      `${name}: ${ratio.median.toFixed(3)}× (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})`;
+    const ops = (label: string): number[] => turns.get(label)!.map((t) => t.ops);
+    console.log(
+      [
+        show('new ÷ base ops/s', pairedRatios(ops('new'), ops('base'))),
+        show('new ÷ loop', pairedRatios(ops('new'), ops('loop'))),
+        show('base ÷ loop', pairedRatios(ops('base'), ops('loop'))),
+      ].join('   '),
+    );
+  } finally {
+    gc.disconnect();
+    for (const contestant of contestants) await contestant.close();
+    admin.close();
+    await fleet.stop();
+    base.remove();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
