@@ -17,6 +17,17 @@ export function assertKeys(keys: readonly string[]): void {
   if (keys.length === 0) throw new RangeError('a lock operation needs at least one key');
 }
 
+/** What `assertKeys` (and `assertTtl`, given a ttl) would throw, for callers that reject. */
+export function argumentError(keys: readonly string[], ttl?: number): RangeError | undefined {
+  try {
+    assertKeys(keys);
+    if (ttl !== undefined) assertTtl(ttl);
+    return undefined;
+  } catch (error) {
+    return error as RangeError;
+  }
+}
+
 /** Redis takes whole positive milliseconds only (`PX 0`, `PX 1.5` are errors); so do we. */
 export function assertTtl(ttl: number): void {
   if (!Number.isSafeInteger(ttl) || ttl <= 0) {

@@ -7,7 +7,14 @@ import type {
   SharedReleaseOptions,
 } from '../interfaces/lock-adapter.interface.js';
 import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
-import { ACQUIRED, assertKeys, assertToken, assertTtl, permitsArg } from './adapter-args.js';
+import {
+  ACQUIRED,
+  argumentError,
+  assertKeys,
+  assertToken,
+  assertTtl,
+  permitsArg,
+} from './adapter-args.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import {
   errorMessage,
@@ -108,26 +115,24 @@ export class RedisLockAdapter implements LockAdapter {
     }
   }
 
-  async acquire(
+  acquire(
     keys: readonly string[],
     value: string,
     ttl: number,
     options?: AcquireOptions,
   ): Promise<AcquireReply> {
-    assertKeys(keys);
-    assertTtl(ttl);
+    const invalid = argumentError(keys, ttl);
+    if (invalid) return Promise.reject(invalid);
     const fenced = options?.fence === true;
-    if (keys.length === 1 && !fenced && this.#plainSet) {
-      const key = keys[0]!;
-      const releasesBefore = this.#releases;
-      try {
-        // NX + GET: null means we took it, our own value means a replay of our SET took it.
-        const held = await this.#connection.command('SET', [key, value, 'NX', 'PX', ttl, 'GET']);
-        if (held === null || held === value) return ACQUIRED;
-        const pttl = Number(await this.#connection.command('PTTL', [key]));
-        // -2: it expired between the two commands; come back at once.
-        return { acquired: false, ttl: pttl === -2 ? 0 : pttl };
-      } catch (error) {
+    if (keys.length !== 1 || fenced || !this.#plainSet)
+      return this.#script(keys, value, ttl, fenced);
+    // Not async, and one promise chain: this runs once per node for every lock.
+    const key = keys[0]!;
+    const releasesBefore = this.#releases;
+    return this.#connection.command('SET', [key, value, 'NX', 'PX', ttl, 'GET']).then(
+      // NX + GET: null means we took it, our own value means a replay of our SET took it.
+      (held) => (held === null || held === value ? ACQUIRED : this.#busy(key)),
+      (error: unknown) => {
         const message = errorMessage(error);
         // Redis < 7 refuses NX with GET (the script from now on); WRONGTYPE: readers hold the
         // key, and ACQUIRE below marks the writer's wait.
@@ -136,14 +141,27 @@ export class RedisLockAdapter implements LockAdapter {
         // Unless the engine has already taken this attempt back: the script would arrive after
         // the undo and could take a key that nobody would ever release.
         if (this.#releasedSince(value, releasesBefore)) return { acquired: false, ttl: 0 };
-      }
-    }
+        return this.#script(keys, value, ttl, false);
+      },
+    );
+  }
+
+  /** The refusal of a busy key, with the holder's remaining ttl for the waiter's sleep. */
+  async #busy(key: string): Promise<AcquireReply> {
+    const pttl = Number(await this.#connection.command('PTTL', [key]));
+    // -2: it expired between the two commands; come back at once.
+    return { acquired: false, ttl: pttl === -2 ? 0 : pttl };
+  }
+
+  async #script(
+    keys: readonly string[],
+    value: string,
+    ttl: number,
+    fenced: boolean,
+  ): Promise<AcquireReply> {
+    const all = this.#withCounter(keys, fenced);
     return acquireReply(
-      await this.#connection.evalScript(ACQUIRE, this.#withCounter(keys, fenced), [
-        value,
-        ttl,
-        fenced ? 1 : 0,
-      ]),
+      await this.#connection.evalScript(ACQUIRE, all, [value, ttl, fenced ? 1 : 0]),
     );
   }
 
@@ -153,10 +171,13 @@ export class RedisLockAdapter implements LockAdapter {
     return ownerReply(await this.#connection.evalScript(EXTEND, keys, [value, ttl]));
   }
 
-  async release(keys: readonly string[], value: string): Promise<OwnerReply> {
+  release(keys: readonly string[], value: string): Promise<OwnerReply> {
+    const invalid = argumentError(keys);
+    if (invalid) return Promise.reject(invalid);
     this.#recentReleases[this.#releases % RECENT] = value;
     this.#releases += 1;
-    return ownerReply(await this.#announcing(RELEASE, keys, value));
+    // Not async, like acquire: once per node for every lock.
+    return this.#announcing(RELEASE, keys, value).then(ownerReply);
   }
 
   /**
