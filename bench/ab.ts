@@ -1,5 +1,6 @@
 /**
- * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]`:
+ * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]
+ * [--instant]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
  * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
@@ -11,6 +12,9 @@
  * new ÷ loop and base ÷ loop with their min–max. Uncontended acquire + release on a new key
  * per call through `Redlock` (the engine without Nest: the Nest layer is the same for both).
  *
+ * `--instant`: nodes that answer at once, in process (no Redis, no loop): the library's own
+ * CPU per lock, without the syscalls that dominate and blur it on real connections.
+ *
  * The base commit is built with the project's TypeScript in a temporary `git worktree` (node
  * modules linked from this checkout), which is removed afterwards.
  */
@@ -20,6 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RedisConnection } from '../lib/adapters/redis-connection.js';
+import { RedisLockAdapter } from '../lib/adapters/redis-lock.adapter.js';
 import * as ours from '../lib/index.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
@@ -34,6 +40,7 @@ interface Args {
   readonly inFlight: number;
   readonly rounds: number;
   readonly ops: number;
+  readonly instant: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -52,6 +59,7 @@ function parseArgs(argv: readonly string[]): Args {
     inFlight: count('in-flight', 1),
     rounds: count('rounds', 9),
     ops: count('ops', 2_000),
+    instant: argv.includes('--instant'),
   };
 }
 
@@ -61,10 +69,37 @@ interface Contestant {
   close(): Promise<void>;
 }
 
-type Library = Pick<typeof ours, 'createLockAdapter' | 'Redlock'>;
+type Library = Pick<typeof ours, 'createLockAdapter' | 'Redlock'> & {
+  RedisLockAdapter: typeof RedisLockAdapter;
+};
 
-async function engineOf(label: 'base' | 'new', lib: Library, urls: readonly string[]) {
-  const adapters = urls.map((url) => lib.createLockAdapter(url));
+/** A connection whose every call succeeds at once: a SET grants, a script releases. */
+function instantConnection(name: string): RedisConnection {
+  return {
+    name,
+    cluster: false,
+    shardedSubscriptions: false,
+    keyPrefix: '',
+    evalScript: () => Promise.resolve('ok'),
+    command: (command) => Promise.resolve(command === 'SET' ? null : 1),
+    subscriber: () => {
+      throw new Error('no waiting on instant nodes');
+    },
+    ready: () => Promise.resolve(),
+    masters: () => Promise.resolve([]),
+    close: () => Promise.resolve(),
+  };
+}
+
+async function engineOf(
+  label: 'base' | 'new',
+  lib: Library,
+  urls: readonly string[],
+  instant: boolean,
+) {
+  const adapters = urls.map((url) =>
+    instant ? new lib.RedisLockAdapter(instantConnection(url)) : lib.createLockAdapter(url),
+  );
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
   const engine = new lib.Redlock(adapters);
   const options = { ttl: 10_000 };
@@ -114,8 +149,9 @@ interface Turn {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const base = buildBase(args.base);
-  const fleet = await startRedisFleet({ nodes: args.nodes });
-  const admin = new RedisAdmin(fleet.urls);
+  const fleet = args.instant ? undefined : await startRedisFleet({ nodes: args.nodes });
+  const urls = fleet?.urls ?? Array.from({ length: args.nodes }, (_, i) => `instant://${i}`);
+  const admin = fleet && new RedisAdmin(fleet.urls);
   let gcMs = 0;
   const gc = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcMs += entry.duration;
@@ -123,23 +159,30 @@ async function main(): Promise<void> {
   gc.observe({ entryTypes: ['gc'] });
   const contestants: Contestant[] = [];
   try {
-    const baseLib = (await import(base.entry)) as Library;
-    contestants.push(await engineOf('base', baseLib, fleet.urls));
-    contestants.push(await engineOf('new', ours, fleet.urls));
-    const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
-    contestants.push({
-      label: 'loop',
-      cycle: async (key) => {
-        await limit.release(await limit.acquire(key));
-      },
-      close: () => limit.close(),
-    });
+    const baseLib = {
+      ...((await import(base.entry)) as Library),
+      ...((await import(base.entry.replace(/index\.js$/, 'adapters/redis-lock.adapter.js'))) as {
+        RedisLockAdapter: typeof RedisLockAdapter;
+      }),
+    };
+    contestants.push(await engineOf('base', baseLib, urls, args.instant));
+    contestants.push(await engineOf('new', { ...ours, RedisLockAdapter }, urls, args.instant));
+    if (fleet) {
+      const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
+      contestants.push({
+        label: 'loop',
+        cycle: async (key) => {
+          await limit.release(await limit.acquire(key));
+        },
+        close: () => limit.close(),
+      });
+    }
 
     let sequence = 0;
     const turn = async (contestant: Contestant, ops: number): Promise<Turn> => {
       const latencies: number[] = [];
       let started = 0;
-      const redisBefore = (await admin.stats(args.nodes)).mainThreadCpuUs;
+      const redisBefore = (await admin?.stats(args.nodes))?.mainThreadCpuUs ?? 0;
       const gcBefore = gcMs;
       const cpuBefore = process.cpuUsage();
       const began = performance.now();
@@ -156,7 +199,7 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpuBefore);
       // GC entries arrive on a later turn of the loop.
       await new Promise((resolve) => setImmediate(resolve));
-      const redisAfter = (await admin.stats(args.nodes)).mainThreadCpuUs;
+      const redisAfter = (await admin?.stats(args.nodes))?.mainThreadCpuUs ?? 0;
       latencies.sort((a, b) => a - b);
       return {
         ops: (ops / elapsed) * 1_000,
@@ -178,7 +221,8 @@ async function main(): Promise<void> {
 
     const load = (await import('node:os')).loadavg()[0]!.toFixed(2);
     console.log(
-      `A/B ${args.base} (base) vs this checkout (new) vs the loop: ${args.nodes} node(s), ` +
+      `A/B ${args.base} (base) vs this checkout (new)${fleet ? ' vs the loop' : ''}: ` +
+        `${args.nodes} ${fleet ? 'node(s)' : 'instant node(s)'}, ` +
         `${args.inFlight} in flight, ${args.rounds} rounds of ${args.ops} locks, load ${load}`,
     );
     const med = (label: string, pick: (t: Turn) => number): string =>
@@ -198,18 +242,23 @@ async function main(): Promise<void> {
     const show = (name: string, ratio: Spread): string =>
       `${name}: ${ratio.median.toFixed(3)}× (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})`;
     const ops = (label: string): number[] => turns.get(label)!.map((t) => t.ops);
-    console.log(
-      [
-        show('new ÷ base ops/s', pairedRatios(ops('new'), ops('base'))),
+    const cpu = (label: string): number[] => turns.get(label)!.map((t) => t.cpuUs);
+    const lines = [
+      show('new ÷ base ops/s', pairedRatios(ops('new'), ops('base'))),
+      show('client CPU', pairedRatios(cpu('new'), cpu('base'))),
+    ];
+    if (fleet) {
+      lines.push(
         show('new ÷ loop', pairedRatios(ops('new'), ops('loop'))),
         show('base ÷ loop', pairedRatios(ops('base'), ops('loop'))),
-      ].join('   '),
-    );
+      );
+    }
+    console.log(lines.join('   '));
   } finally {
     gc.disconnect();
     for (const contestant of contestants) await contestant.close();
-    admin.close();
-    await fleet.stop();
+    admin?.close();
+    await fleet?.stop();
     base.remove();
   }
 }
