@@ -4,6 +4,7 @@ import { LockLostError, type RedlockError } from '../redlock.errors.js';
 import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wheel.js';
 import { type Duration, durationMs } from './duration.js';
 import type { LeaseDriver, LeaseInit } from './lease-driver.js';
+import { type LeaseShape, leaseShape } from './lease-shape.js';
 import { releasedReason, watchDeadline } from './lease-signal.js';
 import { Lock } from './lock.js';
 
@@ -22,13 +23,7 @@ export class Lease implements WheelItem {
   readonly keys: readonly string[];
   readonly value: string;
   readonly fencingToken: number | undefined;
-  readonly ttl: number;
-  readonly nodeTimeout: number;
-  readonly driftFactor: number;
   readonly acquiredAt: number;
-  readonly mode: LockMode;
-  /** 1 for a lock; more for a semaphore's permit. */
-  readonly permits: number;
   readonly lock: Lock;
   deadline: number;
   autoExtend: boolean;
@@ -47,6 +42,8 @@ export class Lease implements WheelItem {
   // What few leases use (reentrant scopes, hold limits, degraded mode) lives apart, so that a
   // plain lock does not carry a slot for each: held locks are counted in the thousands.
   private rare: RareLeaseState | undefined;
+  // ttl, node timeout, drift, mode and permits, shared with the leases granted alike.
+  private readonly shape: LeaseShape;
 
   constructor(
     private readonly driver: LeaseDriver,
@@ -56,14 +53,16 @@ export class Lease implements WheelItem {
     this.keys = init.keys;
     this.value = init.value;
     this.fencingToken = init.fencingToken;
-    this.ttl = init.ttl;
-    this.nodeTimeout = init.nodeTimeout;
-    this.driftFactor = init.driftFactor;
+    this.shape = leaseShape(
+      init.ttl,
+      init.nodeTimeout,
+      init.driftFactor,
+      init.mode,
+      init.permits ?? 1,
+    );
     this.deadline = init.deadline;
     this.autoExtend = init.autoExtend;
     this.acquiredAt = init.acquiredAt;
-    this.mode = init.mode;
-    this.permits = init.permits ?? 1;
     this.keysTtl = init.ttl;
     const parents = init.parents ?? NO_PARENTS;
     if (parents.length > 0 || init.holdAtLeast || init.maxHold !== undefined) {
@@ -80,6 +79,27 @@ export class Lease implements WheelItem {
     }
     this.lock = new Lock(this);
     this.schedule();
+  }
+
+  get ttl(): number {
+    return this.shape.ttl;
+  }
+
+  get nodeTimeout(): number {
+    return this.shape.nodeTimeout;
+  }
+
+  get driftFactor(): number {
+    return this.shape.driftFactor;
+  }
+
+  get mode(): LockMode {
+    return this.shape.mode;
+  }
+
+  /** 1 for a lock; more for a semaphore's permit. */
+  get permits(): number {
+    return this.shape.permits;
   }
 
   /** Held in the nodes' shared structure (a reader or a permit), not as a plain key. */
