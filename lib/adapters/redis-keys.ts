@@ -53,8 +53,11 @@ export function clusterSafe(key: string): boolean {
 
 const TAG_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const SLOTS = 16_384;
-/** Slot -> the shortest tag found so far that hashes to it. Filled lazily, once per process. */
-const tags: (string | undefined)[] = new Array<string | undefined>(SLOTS);
+/**
+ * Slot -> the shortest tag found so far that hashes to it. Filled lazily, once per process, and
+ * made on first use: 128 KB that an application without a Cluster never needs.
+ */
+let tags: (string | undefined)[] | undefined;
 /** How many candidate tags were tried: the search resumes where it stopped. */
 let tried = 0;
 
@@ -65,6 +68,7 @@ let tried = 0;
  * (~60 ms spread over the first lookups) instead of a per-slot search for every lookup.
  */
 export function slotTag(slot: number): string {
+  tags ??= new Array<string | undefined>(SLOTS);
   for (;;) {
     const found = tags[slot];
     if (found !== undefined) return found;
