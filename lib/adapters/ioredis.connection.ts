@@ -46,6 +46,8 @@ export class IoredisConnection implements RedisConnection {
   #lastError: Error | undefined;
   /** The socket corked in this tick (see #cork), or undefined. */
   #corked: Writable | undefined;
+  /** Commands sent to the corked socket in this tick. */
+  #batched = 0;
 
   constructor(client: IoredisClient, options: IoredisLockAdapterOptions = {}) {
     this.#client = client;
@@ -115,7 +117,19 @@ export class IoredisConnection implements RedisConnection {
    * it saves. Cluster clients route per node and are left alone.
    */
   #cork(): void {
-    if (this.#corked) return;
+    const corked = this.#corked;
+    if (corked) {
+      // One early write in a tick that makes many commands for a server with nothing left to
+      // do (every command of earlier ticks answered): it starts on them while this process
+      // makes the rest, instead of idling until the end of the tick.
+      if (++this.#batched !== EARLY_WRITE) return;
+      const queue = (this.#client as { commandQueue?: { length: number } }).commandQueue;
+      if (queue && queue.length > this.#batched) return;
+      corked.uncork();
+      corked.cork();
+      return;
+    }
+    this.#batched = 0;
     const client = this.#client;
     if (isCluster(client) || client.status !== 'ready') return;
     const stream = (client as { stream?: Writable }).stream;
@@ -257,6 +271,12 @@ export class IoredisConnection implements RedisConnection {
     return `IoredisConnection { name: '${this.name}' }`;
   }
 }
+
+/**
+ * Commands of one tick after which an idle server gets them at once (see #cork). A write costs
+ * about as much client CPU as making 5-10 lock commands, so a batch this size pays for it.
+ */
+const EARLY_WRITE = 32;
 
 /**
  * The lock path's commands as ioredis' own methods spell them. ioredis lower-cases the name to
