@@ -101,11 +101,7 @@ export class IoredisConnection implements RedisConnection {
 
   command(name: string, args: readonly (string | number)[]): Promise<unknown> {
     this.#cork();
-    try {
-      return this.#client.call(LOWER[name] ?? name.toLowerCase(), ...args).catch(this.#explain);
-    } catch (error) {
-      return this.#thrown(error);
-    }
+    return this.#call(this.#client, LOWER[name] ?? name.toLowerCase(), args);
   }
 
   /**
@@ -198,13 +194,8 @@ export class IoredisConnection implements RedisConnection {
     return Promise.resolve(
       servers.map((server) => ({
         name: server === client ? this.name : `${server.options.host}:${server.options.port}`,
-        send: ([command, ...args]: readonly (string | number)[]) => {
-          try {
-            return server.call(String(command), ...args).catch(this.#explain);
-          } catch (error) {
-            return this.#thrown(error);
-          }
-        },
+        send: ([command, ...args]: readonly (string | number)[]) =>
+          this.#call(server, String(command), args),
       })),
     );
   }
@@ -256,6 +247,19 @@ export class IoredisConnection implements RedisConnection {
     const cause = this.#lastError ? `: ${redact(this.#lastError.message)}` : '';
     throw new Error(`${this.name} is not connected (${status})${cause}`, { cause: error });
   };
+
+  /** One command on `target` (the client, or one server of a Cluster), explained on failure. */
+  #call(
+    target: Pick<Redis, 'call'>,
+    name: string,
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    try {
+      return target.call(name, ...args).catch(this.#explain);
+    } catch (error) {
+      return this.#thrown(error);
+    }
+  }
 
   /** A call that threw instead of rejecting: rejects as its failure would have. */
   #thrown(error: unknown): Promise<never> {

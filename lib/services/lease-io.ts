@@ -6,15 +6,12 @@ import type {
 } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, RedlockUnavailableError } from '../redlock.errors.js';
 import type { Clock, TimerHandle } from './clock.js';
-import type { Lease, LeaseDriver } from './lease.js';
+import { type Lease, type LeaseDriver, NO_LEASES } from './lease.js';
 import { validateTtl } from './lock-options.js';
 import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { countOk } from './quorum-round.js';
-
-// For the leases without companions (nearly all): no new empty array per release.
-const NONE: readonly Lease[] = Object.freeze([]);
 
 /**
  * The node I/O of held leases: extension (quorum, with the validity re-computed from the
@@ -94,7 +91,7 @@ export class LeaseIO implements LeaseDriver {
 
   async releaseLease(lease: Lease): Promise<ReleaseStatus> {
     this.forget(lease);
-    for (const companion of lease.companions ?? NONE)
+    for (const companion of lease.companions ?? NO_LEASES)
       void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return 'released';
     // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
@@ -140,7 +137,7 @@ export class LeaseIO implements LeaseDriver {
       },
       lease,
     );
-    for (const companion of lease.companions ?? NONE)
+    for (const companion of lease.companions ?? NO_LEASES)
       void companion.release().catch(() => undefined);
     if (lease.keys.length === 0) return;
     // Keys an extension re-created, or that are still ours somewhere, would block others.

@@ -64,7 +64,7 @@ export class Lease implements WheelItem {
     this.autoExtend = init.autoExtend;
     this.acquiredAt = init.acquiredAt;
     this.keysTtl = init.ttl;
-    const parents = init.parents ?? NO_PARENTS;
+    const parents = init.parents ?? NO_LEASES;
     if (parents.length > 0 || init.holdAtLeast || init.maxHold !== undefined) {
       this.rare = {
         parents,
@@ -109,7 +109,7 @@ export class Lease implements WheelItem {
 
   /** Leases further up the call chain this one relies on (a reentrant multi-key scope). */
   get parents(): readonly Lease[] {
-    return this.rare?.parents ?? NO_PARENTS;
+    return this.rare?.parents ?? NO_LEASES;
   }
 
   /** Leases released or lost together with this one (degraded mode's in-process lock). */
@@ -258,7 +258,7 @@ export class Lease implements WheelItem {
     this.controller?.abort(error);
     this.driver.leaseLost(this, error);
     // A scope that relied on this lock for some of its keys is no longer exclusive either.
-    for (const dependent of this.rare?.dependents ?? NO_PARENTS) dependent.lose(error);
+    for (const dependent of this.rare?.dependents ?? NO_LEASES) dependent.lose(error);
   }
 
   private detach(): void {
@@ -320,7 +320,7 @@ export class Lease implements WheelItem {
 
   private rareState(): RareLeaseState {
     return (this.rare ??= {
-      parents: NO_PARENTS,
+      parents: NO_LEASES,
       dependents: undefined,
       companions: undefined,
       holdUntil: this.acquiredAt,
@@ -376,7 +376,8 @@ export class Lease implements WheelItem {
   }
 }
 
-const NO_PARENTS: readonly Lease[] = Object.freeze([]);
+/** An empty list of leases, shared: no new array for the (many) leases without relations. */
+export const NO_LEASES: readonly Lease[] = Object.freeze([]);
 
 /** The state of the leases that use reentrant scopes, hold limits or degraded mode. */
 interface RareLeaseState {

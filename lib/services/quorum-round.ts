@@ -147,12 +147,6 @@ export async function acquireRound(
       holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
     }
   }
-  // Listed only when needed (fence write-back, rollback): not for a plain granted round.
-  const granted = (): LockAdapter[] =>
-    adapters.filter((_, index) => {
-      const result = results[index]!;
-      return result.status === 'ok' && result.value.acquired;
-    });
   const deadline = start + ttl - (Math.floor(ttl * opts.driftFactor) + 2);
   // Made only for a failure: a granted round must not pay for a message nobody reads.
   let reason: string | undefined;
@@ -160,7 +154,15 @@ export async function acquireRound(
   if (acquired >= quorum) {
     let fenced = true;
     if (fence && exclusive) {
-      fenced = await syncFences(ctx, results, granted(), keys, value, token, timeout);
+      fenced = await syncFences(
+        ctx,
+        results,
+        granting(adapters, results),
+        keys,
+        value,
+        token,
+        timeout,
+      );
       if (!fenced) reason = 'the fencing counters could not be brought in line on a quorum';
     }
     if (fenced && deadline > clock.now()) {
@@ -172,7 +174,7 @@ export async function acquireRound(
   // Late nodes get twice as long as the round took (at least 10 ms) before we move on.
   const grace = Math.min(timeout, Math.max(10, 2 * (clock.now() - start)));
   await ctx.rollbacks.undo(
-    granted(),
+    granting(adapters, results),
     adapters.filter((_, index) => results[index]!.status !== 'ok'),
     { keys, value, read, permits: counted ? opts.permits : undefined, timeout, until: start + ttl },
     grace,
@@ -192,6 +194,17 @@ export async function acquireRound(
 }
 
 const FENCE = Object.freeze({ fence: true });
+
+/**
+ * The nodes that granted, listed only when needed (fence write-back, rollback): a plain
+ * granted round does not build the list.
+ */
+function granting(adapters: readonly LockAdapter[], results: readonly NodeResult<Reply>[]) {
+  return adapters.filter((_, index) => {
+    const result = results[index]!;
+    return result.status === 'ok' && result.value.acquired;
+  });
+}
 
 type Decided = (partial: readonly NodeResult<Reply>[], pending: number) => boolean;
 /** By quorum, then by grants decided before the fan-out: made once, not per round. */
