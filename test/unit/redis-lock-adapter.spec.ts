@@ -6,6 +6,7 @@
  * adapter runs against real servers in test/integration/ioredis.contract.spec.ts.
  */
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import type { RedisConnection, RedisScript } from '../../lib/adapters/redis-connection.js';
 import { RedisLockAdapter } from '../../lib/adapters/redis-lock.adapter.js';
 import { deferred, type Deferred } from '../support/deferred.js';
@@ -16,18 +17,22 @@ interface Stub {
   readonly sets: Deferred<unknown>[];
   /** Names of the scripts run. */
   readonly scripts: string[];
+  /** Owner values the acquire script ran for. */
+  readonly acquiredByScript: string[];
 }
 
 function stub(): Stub {
   const sets: Deferred<unknown>[] = [];
   const scripts: string[] = [];
+  const acquiredByScript: string[] = [];
   const connection: RedisConnection = {
     name: 'stub',
     cluster: false,
     shardedSubscriptions: false,
     keyPrefix: '',
-    evalScript: (script: RedisScript) => {
+    evalScript: (script: RedisScript, _keys, args) => {
       scripts.push(script.name);
+      if (script.name === 'acquire') acquiredByScript.push(String(args[0]));
       // The acquire script grants, the release script deletes.
       return Promise.resolve(script.name === 'acquire' ? [1] : 'ok');
     },
@@ -44,7 +49,7 @@ function stub(): Stub {
     masters: () => Promise.resolve([]),
     close: () => Promise.resolve(),
   };
-  return { connection, sets, scripts };
+  return { connection, sets, scripts, acquiredByScript };
 }
 
 describe('RedisLockAdapter, SET refused', () => {
@@ -82,5 +87,62 @@ describe('RedisLockAdapter, SET refused', () => {
     sets[0]!.reject(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
     expect(await reply).toEqual({ acquired: false, ttl: 0 });
     expect(scripts.filter((name) => name === 'acquire')).toEqual([]);
+  });
+
+  it('never runs the script for a value released before its SET failed, in any order of events', async () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('release' as const), at: fc.nat(5) }),
+      fc.record({ kind: fc.constant('fail' as const), at: fc.nat(5) }),
+      fc.record({ kind: fc.constant('noise' as const), releases: fc.nat(300) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 30 }), async (steps) => {
+        const { connection, sets, acquiredByScript } = stub();
+        const adapter = new RedisLockAdapter(connection);
+        const values = Array.from({ length: 6 }, (_, i) => `v${i}`);
+        const replies = values.map((value, i) => adapter.acquire([`lock:${i}`], value, 1_000));
+        const released = new Set<string>();
+        const failed = new Set<string>();
+        // Releases sent since each value's SET went out, to know when the ring may have lost it.
+        const releasesSince = values.map(() => 0);
+        const countRelease = (): void => {
+          for (let i = 0; i < releasesSince.length; i += 1) releasesSince[i]! += 1;
+        };
+        const expectedRun = new Set<string>();
+        // Values whose SET failed after the engine had taken them back.
+        const takenBackFirst = new Set<string>();
+        for (const s of steps) {
+          if (s.kind === 'noise') {
+            for (let i = 0; i < s.releases; i += 1) {
+              countRelease();
+              await adapter.release(['lock:noise'], `noise-${i}`);
+            }
+          } else if (s.kind === 'release') {
+            const value = values[s.at]!;
+            countRelease();
+            released.add(value);
+            await adapter.release([`lock:${s.at}`], value);
+          } else if (!failed.has(values[s.at]!)) {
+            const value = values[s.at]!;
+            failed.add(value);
+            if (released.has(value)) takenBackFirst.add(value);
+            if (!released.has(value) && releasesSince[s.at]! <= 256) expectedRun.add(value);
+            sets[s.at]!.reject(
+              new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+            );
+            await replies[s.at]!.catch(() => undefined);
+          }
+        }
+        for (const value of acquiredByScript) {
+          // Safety: never after the engine took the attempt back.
+          expect(takenBackFirst.has(value)).toBe(false);
+        }
+        // And no needless refusal while the adapter can still tell.
+        expect(new Set(acquiredByScript)).toEqual(expectedRun);
+        for (const [i, reply] of sets.entries()) if (!failed.has(values[i]!)) reply.resolve(null);
+        await Promise.all(replies);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
