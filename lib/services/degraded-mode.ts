@@ -1,6 +1,6 @@
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
-import type { RedlockError } from '../redlock.errors.js';
+import { type RedlockError, RedlockUnavailableError } from '../redlock.errors.js';
 import { UNANSWERED } from './acquisition.js';
 import type { Clock } from './clock.js';
 import { Lease } from './lease.js';
@@ -23,7 +23,8 @@ export type Obtain = (
  * the way into an outage, during it, or on the way out. It falls back only when the nodes did
  * not answer (errors, timeouts, open circuits): a busy answer, a validity that ran out or
  * counters that could not be synced are failures as usual. What it gives up, loudly: during an
- * outage other processes are not excluded.
+ * outage other processes are not excluded. It never hands out a fenced lock from the local store:
+ * those acquisitions fail with `RedlockUnavailableError` as without degraded mode.
  */
 export class DegradedMode {
   private active = false;
@@ -64,7 +65,14 @@ export class DegradedMode {
     }
     if (UNANSWERED.has(remote)) {
       this.set(true, target.resources);
-      return local;
+      // Fail closed on fencing: the local store numbers its own tokens, which cannot be put
+      // above those the nodes issued (a fenced store would see them go backwards).
+      if (!opts.fencing) return local;
+      await local.release().catch(() => undefined);
+      return new RedlockUnavailableError(
+        `${remote.message} Degraded mode hands out no fenced locks: a process-local fencing token cannot be ordered after the tokens the nodes issued.`,
+        { resources: remote.resources, nodes: remote.nodes, cause: remote },
+      );
     }
     await local.release().catch(() => undefined);
     return remote;

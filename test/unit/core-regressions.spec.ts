@@ -301,6 +301,36 @@ describe('issue 12 regressions on the memory store', () => {
     });
   });
 
+  // Found by model-memory (RELIABILITY_SEED=1550913813): a degraded lock carried the local
+  // store's token, 2, after the nodes had issued 3 for the same resource.
+  it('degraded mode refuses a fenced lock it cannot number above the tokens the nodes issued', async () => {
+    let down = false;
+    const nodes = [memory(), memory(), memory()].map((store) =>
+      tapAdapter(store, (method, call) =>
+        down && method !== 'onRelease' ? Promise.reject(new Error('ECONNREFUSED')) : call(),
+      ),
+    );
+    const redlock = engine(nodes, { degraded: { store: memory() } });
+    const tokens: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const lock = await redlock.acquire('deg-fenced', { fencing: true });
+      tokens.push(lock.fencingToken);
+      await lock.release();
+    }
+    down = true;
+    const fenced = await settled(redlock.acquire('deg-fenced', { fencing: true, ttl: 5_000 }));
+    // Unfenced locks still fall back to the process-local store, and nothing stays held.
+    const plain = await redlock.acquire('deg-fenced', { ttl: 5_000 });
+    await plain.release();
+    const again = await redlock.acquire('deg-fenced', { ttl: 5_000 });
+    await again.release();
+
+    expect(tokens).toEqual([1, 2, 3]);
+    expect(fenced).toBeInstanceOf(RedlockUnavailableError);
+    expect((fenced as Error).message).toMatch(/fencing/);
+    expect(redlock.isDegraded).toBe(true);
+  });
+
   it('item 4: fencing tokens an adapter returns are validated (-3, 1.5 and null never become tokens)', async () => {
     const handedOut: Record<string, unknown> = {};
     for (const bad of [-3, 1.5, null]) {
