@@ -167,6 +167,20 @@ export class Lease implements WheelItem {
     return this.keys.includes(key) || this.parents.some((parent) => parent.covers(key));
   }
 
+  /**
+   * The mode `key` is held in: this lease's own for its own keys, else that of the lease it
+   * relies on for the key (a read scope over more keys, nested in a write scope, holds the
+   * write scope's keys for writing). `undefined` when the lease does not cover `key`.
+   */
+  modeOf(key: string): LockMode | undefined {
+    if (this.keys.includes(key)) return this.mode;
+    for (const parent of this.parents) {
+      const mode = parent.modeOf(key);
+      if (mode) return mode;
+    }
+    return undefined;
+  }
+
   /** Epoch ms of the expiry; `deadline`: the one an extension is about to set. */
   expiresAt(deadline = this.deadline): number {
     const clock = this.driver.clock;

@@ -58,7 +58,9 @@ export async function openScope(
   let lease: Lease;
   let own: Lease | undefined;
   try {
-    if (frames.length === 1 && missing.length === 0) {
+    // A write scope reuses a read scope's lease only through a new one in its own mode: the
+    // read scope may hold this key for writing through its own parent.
+    if (frames.length === 1 && missing.length === 0 && reusable(frames[0]!.lease, opts)) {
       lease = frames[0]!.lease;
     } else {
       const parents = frames.map((frame) => frame.lease);
@@ -106,4 +108,9 @@ export async function openScope(
       if (lost) throw lost;
     },
   };
+}
+
+/** Whether reusing `lease` as it is hands out a lock in the mode `opts` asked for. */
+function reusable(lease: Lease, opts: ResolvedLockOptions): boolean {
+  return opts.mode === 'read' || lease.mode === 'write';
 }

@@ -33,7 +33,7 @@ export interface Frame {
  *   relies on its lock has ended. A nested scope whose lock was lost rejects with the loss.
  * - A nested scope for more resources than the chain holds takes the missing ones itself; its
  *   lock covers all of them and is lost when any lock it relies on is lost.
- * - A write scope inside a read scope for the same resource fails at once: the upgrade would
+ * - A write scope on a key the chain holds for reading fails at once: the upgrade would
  *   wait for its own read lock.
  */
 export class Reentrancy {
@@ -61,7 +61,7 @@ export class Reentrancy {
       for (let frame = this.storage.getStore(); frame; frame = frame.parent) {
         const lease = frame.lease;
         if (frame.closing || lease.released || !lease.covers(key)) continue;
-        if (lease.mode === 'read' && mode === 'write') {
+        if (mode === 'write' && lease.modeOf(key) === 'read') {
           throw new RedlockError(
             `Cannot take a write lock on ${key} inside a scope that holds a read lock on it: release the read lock first (an upgrade would wait for itself).`,
             { resources: lease.resources },

@@ -418,6 +418,36 @@ describe('issue 12 regressions on the memory store', () => {
     expect(otherReader).not.toBeNull();
   });
 
+  it('a write scope inside a read scope that holds the key through an outer write scope runs with a write lock', async () => {
+    // Found by model-redis seed 46455493: the read scope over [a, b] holds `a` through the
+    // outer write lock, so a write on `a` inside it is no upgrade and must not be refused.
+    const store = memory();
+    const mine = engine([store]);
+    const other = engine([store]);
+    const inner = await mine.using(
+      'a',
+      () =>
+        mine.using(
+          ['a', 'b'],
+          () =>
+            mine.using('a', async (lock) => ({
+              mode: lock.mode,
+              rival: await other.tryAcquire('a', { mode: 'read' }),
+            })),
+          { mode: 'read' },
+        ),
+      { mode: 'write' },
+    );
+
+    expect(inner.mode).toBe('write');
+    expect(inner.rival).toBeNull();
+    await expect(
+      mine.using('a', () =>
+        mine.using(['a', 'b'], () => mine.using('b', () => 'upgraded'), { mode: 'read' }),
+      ),
+    ).rejects.toThrow(/inside a scope that holds a read lock/);
+  });
+
   it('item 13: an adapter that throws synchronously never leaves a registered lease', async () => {
     const leaked: Record<string, number> = {};
     for (const method of ['acquire', 'extend', 'release', 'leaveLine', 'onRelease', 'inspect']) {
