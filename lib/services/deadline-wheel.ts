@@ -36,7 +36,10 @@ export class DeadlineWheel {
    * caller's own reading of the clock, when it has one: the timer is armed for `at - now`, the
    * delay the caller meant, even on a clock that moves between two reads.
    */
-  schedule(item: WheelItem, at: number, now = this.clock.now()): void {
+  schedule(item: WheelItem, when: number, now = this.clock.now()): void {
+    // Whole milliseconds, rounded up (never early): a small integer is stored in the item
+    // itself, a fraction in a heap number of its own, per item, for as long as it waits.
+    const at = Math.ceil(when);
     if (item.slot >= 0) {
       const earlier = at < item.wakeAt;
       item.wakeAt = at;

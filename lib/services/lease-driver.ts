@@ -7,6 +7,8 @@ import type { Lease } from './lease.js';
 /** What a lease needs from the engine: the I/O of extending and releasing its keys. */
 export interface LeaseDriver {
   readonly clock: Clock;
+  /** Put before a resource name to make its key. */
+  readonly keyPrefix: string;
   /** Extends on the nodes; resolves to the new monotonic deadline or throws a `RedlockError`. */
   extendLease(lease: Lease, ttl: number): Promise<number>;
   /** Releases on the nodes; resolves to how the release ended or throws a `RedlockError`. */

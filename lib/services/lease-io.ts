@@ -34,6 +34,7 @@ export class LeaseIO implements LeaseDriver {
     private readonly adapters: readonly LockAdapter[],
     private readonly quorum: number,
     readonly clock: Clock,
+    readonly keyPrefix: string,
     private readonly nodes: NodeGuard,
     private readonly logger: RedlockLogger | undefined,
     private readonly emit: (event: RedlockEvent, lease?: Lease) => void,
@@ -47,7 +48,8 @@ export class LeaseIO implements LeaseDriver {
 
   async extendLease(lease: Lease, ttl: number): Promise<number> {
     validateTtl(ttl, 'ttl');
-    if (lease.keys.length === 0) return lease.deadline;
+    if (lease.keyless) return lease.deadline;
+    const keys = lease.keys;
     const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
     const quorum = this.quorum;
     const start = this.clock.now();
@@ -55,12 +57,12 @@ export class LeaseIO implements LeaseDriver {
       this.adapters,
       (adapter) =>
         lease.shared
-          ? adapter.shared!.extend(lease.keys, lease.value, ttl)
-          : adapter.extend(lease.keys, lease.value, ttl),
+          ? adapter.shared!.extend(keys, lease.value, ttl)
+          : adapter.extend(keys, lease.value, ttl),
       timeout,
       this.confirmed,
     );
-    const deadline = start + ttl - (Math.floor(ttl * lease.driftFactor) + 2);
+    const deadline = Math.floor(start + ttl - (Math.floor(ttl * lease.driftFactor) + 2));
     const ok = countOk(results);
     if (ok >= quorum && deadline > this.clock.now()) {
       this.renewWarned.delete(lease);
@@ -93,7 +95,7 @@ export class LeaseIO implements LeaseDriver {
     this.forget(lease);
     for (const companion of lease.companions ?? NO_LEASES)
       void companion.release().catch(() => undefined);
-    if (lease.keys.length === 0) return 'released';
+    if (lease.keyless) return 'released';
     // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
     const holdUntil = lease.holdUntil;
     if (
@@ -108,7 +110,7 @@ export class LeaseIO implements LeaseDriver {
     // the key, or run the acquisition queued in its client once it reconnects.
     const results = await this.nodes.always<OwnerReply>(
       this.adapters,
-      (adapter) => this.releaseOn(adapter, lease),
+      this.releaseOn(lease),
       lease.nodeTimeout,
       this.confirmed,
     );
@@ -139,11 +141,11 @@ export class LeaseIO implements LeaseDriver {
     );
     for (const companion of lease.companions ?? NO_LEASES)
       void companion.release().catch(() => undefined);
-    if (lease.keys.length === 0) return;
+    if (lease.keyless) return;
     // Keys an extension re-created, or that are still ours somewhere, would block others.
     void this.nodes.always(
       this.adapters,
-      (adapter) => this.releaseOn(adapter, lease),
+      this.releaseOn(lease),
       lease.nodeTimeout,
     );
   }
@@ -185,7 +187,7 @@ export class LeaseIO implements LeaseDriver {
       leases.map((lease) =>
         this.nodes.always(
           this.adapters,
-          (adapter) => this.releaseOn(adapter, lease),
+          this.releaseOn(lease),
           lease.nodeTimeout,
         ),
       ),
@@ -206,14 +208,15 @@ export class LeaseIO implements LeaseDriver {
     const expires = lease.keysExpireAt();
     let status: ReleaseStatus = 'released';
     if (expires < lease.holdUntil || expires > lease.holdUntil + lease.nodeTimeout) {
+      const keys = lease.keys;
       // Rounded up, plus the drift allowance: the keys must outlive the window on every node.
       const ttl = Math.ceil(left) + Math.floor(left * lease.driftFactor) + 2;
       const results = await this.nodes.always<OwnerReply>(
         this.adapters,
         (adapter) =>
           lease.shared
-            ? adapter.shared!.extend(lease.keys, lease.value, ttl)
-            : adapter.extend(lease.keys, lease.value, ttl),
+            ? adapter.shared!.extend(keys, lease.value, ttl)
+            : adapter.extend(keys, lease.value, ttl),
         lease.nodeTimeout,
         (partial) => countOk(partial) >= this.quorum,
       );
@@ -237,11 +240,12 @@ export class LeaseIO implements LeaseDriver {
     return status;
   }
 
-  /** One node's compare-and-set delete of `lease`'s keys: a shared holder's, or a plain key's. */
-  private releaseOn(adapter: LockAdapter, lease: Lease): Promise<OwnerReply> {
+  /** The compare-and-set delete of `lease`'s keys on one node: a shared holder's, or a plain key's. */
+  private releaseOn(lease: Lease): (adapter: LockAdapter) => Promise<OwnerReply> {
+    const keys = lease.keys;
     return lease.shared
-      ? adapter.shared!.release(lease.keys, lease.value, { permits: lease.permits })
-      : adapter.release(lease.keys, lease.value);
+      ? (adapter) => adapter.shared!.release(keys, lease.value, { permits: lease.permits })
+      : (adapter) => adapter.release(keys, lease.value);
   }
 
   /** How a release (or a hold-back) ended on the nodes; throws when no quorum answered. */

@@ -147,7 +147,8 @@ export async function acquireRound(
       holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
     }
   }
-  const deadline = start + ttl - (Math.floor(ttl * opts.driftFactor) + 2);
+  // Whole milliseconds, rounded down (never late), so that a held lease stores a small integer.
+  const deadline = Math.floor(start + ttl - (Math.floor(ttl * opts.driftFactor) + 2));
   // Made only for a failure: a granted round must not pay for a message nobody reads.
   let reason: string | undefined;
 

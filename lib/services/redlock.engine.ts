@@ -136,6 +136,7 @@ export class Redlock {
       adapters,
       this.quorum,
       this.clock,
+      keyPrefix,
       this.nodes,
       this.logger,
       (event, lease) => this.emit(event, lease),

@@ -47,6 +47,37 @@ describe('Redlock engine (memory nodes)', () => {
     expect(await node!.inspect(['app:order:42'])).toBe(-2);
   });
 
+  it('tells a prefixed key from a resource that spells it: reentrancy joins only the same resource', async () => {
+    // A one-resource lock keeps the name and makes its key when used: the key must still be
+    // exactly keyPrefix + resource, never a resource whose name ends the same way.
+    const [node] = nodes(1);
+    const redlock = new Redlock([node!], { keyPrefix: 'app:' });
+    const other = new Redlock([node!], { keyPrefix: 'app:' });
+    const seen = await redlock.using('x', async (outer) => {
+      const joined = await redlock.using('x', (inner) => inner === outer);
+      const spelled = await redlock.using('app:x', (inner) => ({
+        own: inner !== outer,
+        key: node!.inspect(['app:app:x']),
+      }));
+      const rival = await other.tryAcquire('x');
+      await outer.extend(8_000);
+      return {
+        joined,
+        own: spelled.own,
+        key: await spelled.key,
+        rival,
+        ttl: await node!.inspect(['app:x']),
+      };
+    });
+    expect(seen.joined).toBe(true);
+    expect(seen.own).toBe(true);
+    expect(seen.key).toBeGreaterThan(0);
+    expect(seen.rival).toBeNull();
+    expect(seen.ttl).toBeGreaterThan(5_000);
+    expect(await node!.inspect(['app:x'])).toBe(-2);
+    expect(await node!.inspect(['app:app:x'])).toBe(-2);
+  });
+
   it('makes a second owner wait and hands over on release', async () => {
     const redlock = new Redlock(nodes(3));
     const first = await redlock.acquire('r', { ttl: 5_000, fencing: true });
