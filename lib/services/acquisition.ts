@@ -48,6 +48,9 @@ export const UNANSWERED = new WeakSet<RedlockError>();
  */
 const UNANSWERED_ROUNDS = 2;
 
+/** Races lost after release notifications past which a waiter skips the pilot round. */
+const SENIOR_AFTER = 2;
+
 /**
  * Acquires `target`, waiting per the retry policy while it is busy: the wait loop.
  *
@@ -90,12 +93,17 @@ export async function obtain(
   //   alone refuses every pilot round, and notifications (other contenders' take-backs) can
   //   come faster than the retry timer; without this bound they could keep a waiter out of a
   //   lock nobody holds.
+  // - Not for a waiter that lost SENIOR_AFTER races after wake-ups (unless it just split): it
+  //   asks every node at once, a round trip ahead of the pilot rounds of those woken with it,
+  //   so a waiter that keeps losing the race wins the next one instead of waiting on luck.
   let pilot = false;
   let raced = false;
   let afterWake = false;
+  let lost = 0;
   let lastPlainRound = started;
-  const pilotAfter = (woken: boolean, delay: number): boolean => {
+  const pilotAfter = (woken: boolean, delay: number, split = false): boolean => {
     afterWake = woken;
+    if (!split && lost >= SENIOR_AFTER) return false;
     return woken && raced && clock.now() - lastPlainRound < delay;
   };
   try {
@@ -123,6 +131,7 @@ export async function obtain(
       const outcome = await acquireRound(ctx, target, opts, timeout, pilot, attemptStart);
       pilot = false;
       if (!('value' in outcome) && (outcome.split || (afterWake && outcome.busy))) raced = true;
+      if (!('value' in outcome) && afterWake && outcome.busy) lost += 1;
       afterWake = false;
       if ('value' in outcome) {
         const lease = ctx.grant(target, opts, outcome, autoExtend, parents);
@@ -155,7 +164,7 @@ export async function obtain(
         // subscribing would otherwise go unnoticed until the timer.
         waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
         signal?.throwIfAborted();
-        pilot = pilotAfter(outcome.split, retryDelayOf(attempts, opts));
+        pilot = pilotAfter(outcome.split, retryDelayOf(attempts, opts), outcome.split);
         continue;
       }
       if (outcome.split) {
@@ -163,7 +172,7 @@ export async function obtain(
         // releases would wake them all at once into the same split again; the pilot node
         // settles the next race, after a short random pause that lets the take-backs land.
         await sleep(clock, Math.random() * Math.min(remaining, roundTrip(timeout)), signal);
-        pilot = pilotAfter(true, retryDelayOf(attempts, opts));
+        pilot = pilotAfter(true, retryDelayOf(attempts, opts), true);
         continue;
       }
       const delay = retryDelayOf(attempts, opts);

@@ -69,7 +69,8 @@ type Reply = AcquireReply & { readonly token?: number };
  * only after a release notification or a split, once the waiter has seen a race, never on a
  * first attempt or a timer-driven retry, and makes a plain round at least once per retry
  * delay: a stale key left on the pilot node alone then delays acquisitions by at most one
- * retry delay, not its ttl.
+ * retry delay, not its ttl. A waiter that lost two races after wake-ups makes plain rounds,
+ * a round trip ahead of the pilot rounds, so losing is not left to chance again and again.
  */
 export async function acquireRound(
   ctx: RoundContext,

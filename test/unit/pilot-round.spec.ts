@@ -148,6 +148,43 @@ describe('pilot rounds', () => {
     await waiter.close();
   });
 
+  it('lets a waiter that lost two races after wake-ups ask every node at once, ahead of the pilot rounds', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const key = 'lock:pilot:senior';
+    const pilotIndex = pilotOf([key], nodes.length);
+    const lock = await holder.acquire('pilot:senior', { ttl: 60_000 });
+    const waiting = waiter.acquire('pilot:senior', {
+      ttl: 10_000,
+      wait: 120_000,
+      retryDelay: 10_000,
+    });
+    const turns = async (): Promise<void> => {
+      for (let i = 0; i < 30; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await turns();
+    // Each notification is another contender winning the race (a take-back of its minority
+    // attempt announces a release while the holder keeps a quorum): the waiter's round loses.
+    const asked: number[][] = [];
+    for (let wake = 0; wake < 3; wake += 1) {
+      const before = nodes.map((node) => node.attempts);
+      (
+        nodes[(pilotIndex + 1) % nodes.length] as unknown as { announce(keys: string[]): void }
+      ).announce([key]);
+      await turns();
+      asked.push(nodes.flatMap((node, index) => (node.attempts > before[index]! ? [index] : [])));
+    }
+    expect(asked[0]).toEqual([0, 1, 2, 3, 4]); // no race seen yet: a plain round
+    expect(asked[1]).toEqual([pilotIndex]); // a race seen: the pilot node first
+    expect(asked[2]).toEqual([0, 1, 2, 3, 4]); // two races lost: every node at once
+    expect(clock.now()).toBe(0); // all on notifications, none on the retry timer
+    await lock.release();
+    await turns();
+    const acquired = await waiting;
+    await acquired.release();
+    await holder.close();
+    await waiter.close();
+  });
+
   it('picks the same pilot for the same keys, and spreads keys over the nodes', () => {
     expect(pilotOf(['lock:a'], 5)).toBe(pilotOf(['lock:a'], 5));
     const used = new Set(Array.from({ length: 200 }, (_, i) => pilotOf([`lock:${i}`], 5)));
