@@ -3,6 +3,7 @@ import { loadRange } from '../core/rounds.js';
 import type { Audit } from '../core/key-audit.js';
 import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyBlock } from '../workloads/hot-key.js';
+import type { Route } from '../workloads/http.js';
 import { medianOf, ratioOf, rowOf, shortRatio } from './ratios.js';
 import type { RunResult } from './results.js';
 import { fixed, int, type Table } from './table.js';
@@ -71,17 +72,20 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
   };
 }
 
+const ROUTE_LABELS: Record<Route, string> = {
+  plain: 'plain route',
+  locked: '@WithLock route',
+  service: 'RedlockService by hand',
+  limit: 'control: hand-written lock',
+};
+
 export function httpTable(run: RunResult): Table | undefined {
   const http = run.http;
   if (!http || http.results.length === 0) return undefined;
   const rows = http.results.map((r) => [
     String(r.nodes),
     String(r.connections),
-    r.route === 'plain'
-      ? 'plain route'
-      : r.route === 'locked'
-        ? '@WithLock route'
-        : 'control: hand-written lock',
+    ROUTE_LABELS[r.route],
     int(r.reqPerSec),
     fixed(r.msPerRequest, 3),
     fixed(r.latency.p50, 3),
@@ -93,7 +97,7 @@ export function httpTable(run: RunResult): Table | undefined {
   ]);
   return {
     title:
-      'HTTP: one Nest (express) handler plain, with @WithLock, and with the hand-written lock (control)',
+      'HTTP: one Nest (express) handler plain, with @WithLock, with RedlockService called by hand, and with the hand-written lock (control)',
     headers: [
       'nodes',
       'conns',
@@ -109,7 +113,7 @@ export function httpTable(run: RunResult): Table | undefined {
     ],
     align: 'rrlrrrrrrrr',
     rows,
-    note: `Medians over ${run.config.http.slices} rounds; each round gives every route one ${run.config.http.sliceS} s slice in rotating order. ms/request = connections × duration / requests. added = this route minus plain in the same round. lock RT = acquire + release of the route’s lock (the app’s RedlockService; for the control route the hand-written lock), measured in the app process after each round, one call at a time; added ÷ RT is paired by round. Load: ${loadRange(http.load)}.`,
+    note: `Medians over ${run.config.http.slices} rounds; each round gives every route one ${run.config.http.sliceS} s slice in rotating order. ms/request = connections × duration / requests. added = this route minus plain in the same round. lock RT = acquire + release of the route’s lock (the app’s RedlockService for @WithLock and by-hand routes; for the control route the hand-written lock), measured in the app process after each round, one call at a time; added ÷ RT is paired by round. Load: ${loadRange(http.load)}.`,
   };
 }
 

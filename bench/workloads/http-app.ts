@@ -1,7 +1,8 @@
 /**
- * Child process of the HTTP workload: a small Nest (express) app with the same handler three times:
- * plain, under `@WithLock`, and, as a control, around the hand-written lock (the "limit"
- * contender) called by hand, on the nodes the parent passes in.
+ * Child process of the HTTP workload: a small Nest (express) app with the same handler four times:
+ * plain, under `@WithLock`, around `RedlockService.acquire`/`release` called by hand, and, as a
+ * control, around the hand-written lock (the "limit" contender) called by hand, on the nodes the
+ * parent passes in.
  */
 import 'reflect-metadata';
 import type { Server } from 'node:http';
@@ -24,6 +25,8 @@ let handWritten: Contender | undefined;
 
 @Controller()
 class BenchController {
+  constructor(private readonly redlock: RedlockService) {}
+
   @Get('plain/:id')
   plain(@Param('id') id: string): { id: string } {
     return { id };
@@ -33,6 +36,20 @@ class BenchController {
   @WithLock('b:ours:http:<0>', { ttl: 5_000 })
   locked(@Param('id') id: string): { id: string } {
     return { id };
+  }
+
+  /**
+   * The library without the decorator: `RedlockService.acquire` and `release` called in the
+   * handler, to split what `@WithLock` adds (its scope) from what the lock itself costs.
+   */
+  @Get('service/:id')
+  async service(@Param('id') id: string): Promise<{ id: string }> {
+    const lock = await this.redlock.acquire(`b:ours:svc:${id}`, { ttl: 5_000 });
+    try {
+      return { id };
+    } finally {
+      await lock.release();
+    }
   }
 
   /** Control: the same two round trips without the library, to see what HTTP adds to them. */

@@ -15,8 +15,8 @@ import { type Spread, spread } from '../core/stats.js';
 import type { HttpAppConfigMessage, RoundTripReply, RoundTripRequest } from './http-app.js';
 import { loadHttp, type LoadResult } from './http-load.js';
 
-export type Route = 'plain' | 'locked' | 'limit';
-export const ROUTES: readonly Route[] = ['plain', 'locked', 'limit'];
+export type Route = 'plain' | 'locked' | 'service' | 'limit';
+export const ROUTES: readonly Route[] = ['plain', 'locked', 'service', 'limit'];
 
 export interface HttpResult {
   readonly nodes: number;
@@ -108,7 +108,12 @@ export async function runHttp({ urls, admin, config, log }: HttpContext): Promis
         const plain = rounds.turns.get('plain')!.map((r) => msPerRequest(r, connections));
         for (const route of ROUTES) {
           const slices = rounds.turns.get(route)!;
-          const own = route === 'locked' ? rt.ours : route === 'limit' ? rt.limit : undefined;
+          const own =
+            route === 'locked' || route === 'service'
+              ? rt.ours
+              : route === 'limit'
+                ? rt.limit
+                : undefined;
           const perSlice = slices.map((r) => msPerRequest(r, connections));
           const added = route === 'plain' ? undefined : perSlice.map((v, i) => v - plain[i]!);
           const ratios =

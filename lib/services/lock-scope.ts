@@ -94,12 +94,13 @@ export async function openScope(
       const nested = parts.reentrancy.settle(frame);
       if (nested) await nested;
       if (own) {
-        const mine = own;
-        await mine.release().catch((error: unknown) => {
+        try {
+          await own.release();
+        } catch (error) {
           parts.logger?.warn(
-            `Release of ${mine.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,
+            `Release of ${own.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,
           );
-        });
+        }
       }
       leave();
     },

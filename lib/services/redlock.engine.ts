@@ -268,10 +268,14 @@ export class Redlock {
    * holds the resources, joins) a lock that extends itself by default. Work started through
    * `run` sees the lock as held by its async chain.
    */
-  async enter(resources: Resources, options?: LockOptions): Promise<LockScope> {
-    const opts = this.resolveOptions(options);
-    const target = this.target(resources);
-    return openScope(this.scopeParts, target, opts);
+  enter(resources: Resources, options?: LockOptions): Promise<LockScope> {
+    // Not async: the scope's own promise, one promise and two turns fewer per `@WithLock` call.
+    try {
+      const opts = this.resolveOptions(options);
+      return openScope(this.scopeParts, this.target(resources), opts);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** The lock the calling async context holds: the innermost, or the one covering `resource`. */
