@@ -5,6 +5,14 @@ import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wh
 import { type Duration, durationMs } from './duration.js';
 import type { LeaseDriver, LeaseInit } from './lease-driver.js';
 import { type LeaseShape, leaseShape } from './lease-shape.js';
+import {
+  holdsKey,
+  isKeyless,
+  keysOf,
+  type LeaseTarget,
+  leaseTarget,
+  resourcesOf,
+} from './lease-target.js';
 import { releasedReason, watchDeadline } from './lease-signal.js';
 import { Lock } from './lock.js';
 
@@ -42,22 +50,14 @@ export class Lease implements WheelItem {
   private rare: RareLeaseState | undefined;
   // ttl, node timeout, drift, mode and permits, shared with the leases granted alike.
   private readonly shape: LeaseShape;
-  // Most locks hold one resource under the key `keyPrefix + resource`: for them only the name
-  // is kept, and the key and the lists are made when used (a release, an error). Held locks
-  // are counted in the thousands; two one-entry arrays and the key cost more than the lease.
-  private readonly target: string | LeaseTarget;
+  // Its resources and keys, compact for the usual one resource (see LeaseTarget).
+  private readonly target: LeaseTarget;
 
   constructor(
     private readonly driver: LeaseDriver,
     init: LeaseInit,
   ) {
-    const { resources, keys } = init;
-    this.target =
-      resources.length === 1 &&
-      keys.length === 1 &&
-      isKeyOf(keys[0]!, driver.keyPrefix, resources[0]!)
-        ? resources[0]!
-        : { resources, keys };
+    this.target = leaseTarget(init.resources, init.keys, driver.keyPrefix);
     this.value = init.value;
     this.fencingToken = init.fencingToken;
     this.shape = leaseShape(
@@ -92,20 +92,17 @@ export class Lease implements WheelItem {
 
   /** Every resource the lock covers, those held through `parents` included. */
   get resources(): readonly string[] {
-    const target = this.target;
-    return typeof target === 'string' ? [target] : target.resources;
+    return resourcesOf(this.target);
   }
 
   /** The keys this lease itself holds on the nodes. */
   get keys(): readonly string[] {
-    const target = this.target;
-    return typeof target === 'string' ? [this.driver.keyPrefix + target] : target.keys;
+    return keysOf(this.target, this.driver.keyPrefix);
   }
 
   /** Whether the lease holds no key itself (a scope made only of locks up the chain). */
   get keyless(): boolean {
-    const target = this.target;
-    return typeof target !== 'string' && target.keys.length === 0;
+    return isKeyless(this.target);
   }
 
   get ttl(): number {
@@ -191,7 +188,10 @@ export class Lease implements WheelItem {
 
   /** Every key this lock covers: its own and those of the leases it relies on. */
   covers(key: string): boolean {
-    return this.holds(key) || this.parents.some((parent) => parent.covers(key));
+    return (
+      holdsKey(this.target, this.driver.keyPrefix, key) ||
+      this.parents.some((parent) => parent.covers(key))
+    );
   }
 
   /**
@@ -200,7 +200,7 @@ export class Lease implements WheelItem {
    * write scope's keys for writing). `undefined` when the lease does not cover `key`.
    */
   modeOf(key: string): LockMode | undefined {
-    if (this.holds(key)) return this.mode;
+    if (holdsKey(this.target, this.driver.keyPrefix, key)) return this.mode;
     for (const parent of this.parents) {
       const mode = parent.modeOf(key);
       if (mode) return mode;
@@ -300,14 +300,6 @@ export class Lease implements WheelItem {
     this.driver.leaseLost(this, error);
     // A scope that relied on this lock for some of its keys is no longer exclusive either.
     for (const dependent of this.rare?.dependents ?? NO_LEASES) dependent.lose(error);
-  }
-
-  /** Whether `key` is one of this lease's own keys. */
-  private holds(key: string): boolean {
-    const target = this.target;
-    return typeof target === 'string'
-      ? isKeyOf(key, this.driver.keyPrefix, target)
-      : target.keys.includes(key);
   }
 
   private detach(): void {
@@ -427,21 +419,6 @@ export class Lease implements WheelItem {
 
 /** An empty list of leases, shared: no new array for the (many) leases without relations. */
 export const NO_LEASES: readonly Lease[] = Object.freeze([]);
-
-/** Whether `key` is `prefix + resource`, without building that string. */
-function isKeyOf(key: string, prefix: string, resource: string): boolean {
-  return (
-    key.length === prefix.length + resource.length &&
-    key.startsWith(prefix) &&
-    key.endsWith(resource)
-  );
-}
-
-/** The resources and keys of a lease other than one resource under its own key. */
-interface LeaseTarget {
-  readonly resources: readonly string[];
-  readonly keys: readonly string[];
-}
 
 /** The state of the leases that use reentrant scopes, hold limits or degraded mode. */
 interface RareLeaseState {
