@@ -86,14 +86,12 @@ export class IoredisConnection implements RedisConnection {
           })
           .catch(this.#explain);
       }
-      return client
-        .evalsha(script.sha, keys.length, ...keys, ...args)
-        .catch((error: unknown) => {
-          // The server's script cache is empty (restart, failover, SCRIPT FLUSH): EVAL refills it.
-          if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
-          return client.eval(script.lua, keys.length, ...keys, ...args);
-        })
-        .catch(this.#explain);
+      // One handler, not a NOSCRIPT catch then an explaining one: a promise fewer per call.
+      return client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+        if (!errorMessage(error).startsWith('NOSCRIPT')) return this.#explain(error);
+        // The server's script cache is empty (restart, failover, SCRIPT FLUSH): EVAL refills it.
+        return client.eval(script.lua, keys.length, ...keys, ...args).catch(this.#explain);
+      });
     } catch (error) {
       return this.#thrown(error);
     }

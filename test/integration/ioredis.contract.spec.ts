@@ -7,6 +7,7 @@ import { IoredisConnection } from '../../lib/adapters/ioredis.connection.js';
 import { createLockAdapter } from '../../lib/adapters/lock-adapter.factory.js';
 import type { RedisConnection } from '../../lib/adapters/redis-connection.js';
 import { fenceKey, releaseChannel } from '../../lib/adapters/redis-keys.js';
+import { RELEASE } from '../../lib/adapters/redis-scripts.js';
 import { RedisLockAdapter } from '../../lib/adapters/redis-lock.adapter.js';
 import { HELPER_KEY_PREFIX } from '../../lib/interfaces/lock-adapter.interface.js';
 import { describeLockAdapterContract, redisProbes } from '../contract/lock-adapter.contract.js';
@@ -91,6 +92,26 @@ describe('ioredis adapter', () => {
         expect([calls('set'), calls('evalsha'), calls('eval'), calls('pttl')]).toEqual([
           1, 1, 0, 0,
         ]);
+      } finally {
+        await teardown();
+      }
+    });
+
+    it('falls back to EVAL when the server lost its script cache, then uses EVALSHA again', async () => {
+      const { adapter, teardown } = await pair(onStandalone);
+      const probe = standalone.nodes[0]!.client();
+      try {
+        await adapter.release(['lock:noscript'], 'v'); // loads the script once
+        await probe.script('FLUSH');
+        expect(await adapter.acquire(['lock:noscript'], 'v', 10_000)).toEqual({ acquired: true });
+        await probe.config('RESETSTAT');
+        expect(await adapter.release(['lock:noscript'], 'v')).toBe('ok');
+        expect(await adapter.inspect(['lock:noscript'])).toBe(-2);
+        // The EVALSHA answered NOSCRIPT; the EVAL that followed loaded the script again.
+        const stats = await probe.info('commandstats');
+        expect(/cmdstat_evalsha:calls=1,.*failed_calls=1/.test(stats)).toBe(true);
+        expect(/cmdstat_eval:calls=1,/.test(stats)).toBe(true);
+        expect(((await probe.call('SCRIPT', 'EXISTS', RELEASE.sha)) as number[])[0]).toBe(1);
       } finally {
         await teardown();
       }
