@@ -130,8 +130,11 @@ export async function obtain(
       if (!pilot) lastPlainRound = attemptStart;
       const outcome = await acquireRound(ctx, target, opts, timeout, pilot, attemptStart);
       pilot = false;
-      if (!('value' in outcome) && (outcome.split || (afterWake && outcome.busy))) raced = true;
-      if (!('value' in outcome) && afterWake && outcome.busy) lost += 1;
+      if (!('value' in outcome)) {
+        const lostRace = afterWake && outcome.busy;
+        if (outcome.split || lostRace) raced = true;
+        if (lostRace) lost += 1;
+      }
       afterWake = false;
       if ('value' in outcome) {
         const lease = ctx.grant(target, opts, outcome, autoExtend, parents);

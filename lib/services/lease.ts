@@ -188,10 +188,7 @@ export class Lease implements WheelItem {
 
   /** Every key this lock covers: its own and those of the leases it relies on. */
   covers(key: string): boolean {
-    return (
-      holdsKey(this.target, this.driver.keyPrefix, key) ||
-      this.parents.some((parent) => parent.covers(key))
-    );
+    return this.modeOf(key) !== undefined;
   }
 
   /**

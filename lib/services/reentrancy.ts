@@ -60,8 +60,10 @@ export class Reentrancy {
       let found: Frame | undefined;
       for (let frame = this.storage.getStore(); frame; frame = frame.parent) {
         const lease = frame.lease;
-        if (frame.closing || lease.released || !lease.covers(key)) continue;
-        if (mode === 'write' && lease.modeOf(key) === 'read') {
+        if (frame.closing || lease.released) continue;
+        const held = lease.modeOf(key);
+        if (!held) continue;
+        if (mode === 'write' && held === 'read') {
           throw new RedlockError(
             `Cannot take a write lock on ${key} inside a scope that holds a read lock on it: release the read lock first (an upgrade would wait for itself).`,
             { resources: lease.resources },
