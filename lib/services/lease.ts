@@ -397,6 +397,11 @@ export class Lease implements WheelItem {
       this.schedule();
       return;
     }
+    // The renewal may wait for nodes that no longer answer, up to its node timeout, past the
+    // deadline: the wheel still wakes the lease at the deadline, so the loss (the signal, the
+    // events) is not held back until they time out while another client takes the keys.
+    // A renewal that succeeds moves the wake-up to its next half-life.
+    this.wheel().schedule(this, this.deadline);
     try {
       await this.extend();
     } catch (error) {

@@ -199,6 +199,40 @@ describe('maxHold (ManualClock)', () => {
   });
 });
 
+describe('renewal against nodes that stop answering (ManualClock)', () => {
+  /** A memory node whose extensions hang once told to: the nodes became unreachable. */
+  class Unreachable extends MemoryLockAdapter {
+    hanging = false;
+    override extend(...args: Parameters<MemoryLockAdapter['extend']>) {
+      return this.hanging ? new Promise<never>(() => undefined) : super.extend(...args);
+    }
+  }
+
+  it('aborts the signal at the deadline even while a renewal still waits for the nodes', async () => {
+    // ttl 1000 ms, node timeout 200 ms: the renewal at half-life times out, the retry starts
+    // 200 ms later and would wait past the deadline (988 ms) for nodes that never answer.
+    const clock = new ManualClock();
+    const node = new Unreachable({ now: () => clock.now() });
+    const redlock = new Redlock([node], { clock });
+    let abortedAt = -1;
+    const work = redlock.using(
+      'cut-off',
+      (lock) => {
+        node.hanging = true;
+        lock.signal.addEventListener('abort', () => (abortedAt = clock.now()));
+        return new Promise<void>(() => undefined);
+      },
+      { ttl: 1_000, nodeTimeout: 200 },
+    );
+    void work.catch(() => undefined);
+    for (let step = 0; step < 150 && abortedAt < 0; step += 1) await clock.advance(10);
+    // Before the keys expire on the node (1000 ms), where another client could take them.
+    expect(abortedAt).toBeGreaterThanOrEqual(988);
+    expect(abortedAt).toBeLessThan(1_000);
+    await redlock.close({ timeout: 0 }).catch(() => undefined);
+  });
+});
+
 describe('tick labels', () => {
   it('name a cron tick by its second on the instance clock, late fires included', () => {
     const second = Date.UTC(2026, 0, 1, 12, 0, 5);
