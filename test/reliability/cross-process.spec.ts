@@ -77,6 +77,9 @@ describe('mutual exclusion across processes (3 workers, 3 Redis nodes behind fau
   let witness = new Witness();
   let fenced = new Map<string, number>();
   let stale = { accepted: 0, refused: 0 };
+  /** Fenced writes the store accepted or refused, in arrival order (late writes aside). */
+  let writes: { worker: number; resource: string; token: number; at: number }[] = [];
+  const writeListeners = new Set<() => void>();
   let enteredAfter = new Map<string, number>();
   let onEnter: ((message: EnterMessage) => void) | undefined;
 
@@ -114,6 +117,60 @@ describe('mutual exclusion across processes (3 workers, 3 Redis nodes behind fau
     if (worker.alive && worker.child.connected) worker.child.send({ type: 'ack', seq, ...extra });
   }
 
+  /**
+   * A write from a holder whose lock expired while it was paused. The store judges it only once
+   * another worker has written under a lock taken after that expiry: before that, nobody holds a
+   * newer token and a fenced store rightly accepts it. Under a loaded machine the others may need
+   * longer than the pause to get in, so this waits for their write rather than for a time.
+   */
+  async function lateWrite(
+    worker: Worker,
+    resource: string,
+    token: number | undefined,
+  ): Promise<void> {
+    if (token === undefined) {
+      witness.fail('late-write-unfenced', `worker ${worker.id} paused in an unfenced section`);
+      return;
+    }
+    const expired = worker.validUntil.get(resource) ?? 0;
+    const newer = (): boolean =>
+      writes.some((w) => w.worker !== worker.id && w.resource === resource && w.at > expired);
+    if (!newer()) {
+      const waited = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), 10 * LOCK.ttl * SCALE);
+        const listener = (): void => {
+          if (newer()) done(true);
+        };
+        const done = (found: boolean): void => {
+          clearTimeout(timer);
+          writeListeners.delete(listener);
+          resolve(found);
+        };
+        writeListeners.add(listener);
+      });
+      if (!waited) {
+        witness.fail(
+          'late-write-unjudged',
+          `nobody wrote ${resource} within ${10 * LOCK.ttl * SCALE} ms after worker ${worker.id}'s lock expired`,
+        );
+        return;
+      }
+    }
+    const last = fenced.get(resource) ?? -Infinity;
+    if (token >= last) {
+      stale.accepted += 1;
+      const history = writes
+        .filter((w) => w.resource === resource)
+        .slice(-8)
+        .map((w) => `w${w.worker}:${w.token}`)
+        .join(' ');
+      witness.fail(
+        'stale-write-accepted',
+        `worker ${worker.id}'s late write with token ${token} was accepted over ${last} (last writes: ${history})`,
+      );
+    } else stale.refused += 1;
+  }
+
   function handle(
     worker: Worker,
     message: { type: string; seq?: number } & Record<string, unknown>,
@@ -140,19 +197,20 @@ describe('mutual exclusion across processes (3 workers, 3 Redis nodes behind fau
       case 'write': {
         const resource = message.resource as string;
         const token = message.token as number | undefined;
+        if (message.late === true) {
+          void lateWrite(worker, resource, token).then(() => ack(worker, message.seq));
+          return;
+        }
         if (token !== undefined) {
           const last = fenced.get(resource) ?? -Infinity;
-          const accepted = token >= last;
-          if (accepted) fenced.set(resource, token);
-          if (message.late === true) {
-            if (accepted) stale.accepted += 1;
-            else stale.refused += 1;
-          } else if (!accepted) {
+          if (token >= last) fenced.set(resource, token);
+          else
             witness.fail(
               'fenced-write-refused',
               `worker ${worker.id} holds ${resource} but its token ${token} is below ${last}`,
             );
-          }
+          writes.push({ worker: worker.id, resource, token, at: epoch() });
+          for (const listener of [...writeListeners]) listener();
         }
         ack(worker, message.seq);
         return;
@@ -205,6 +263,7 @@ describe('mutual exclusion across processes (3 workers, 3 Redis nodes behind fau
     witness = new Witness();
     fenced = new Map();
     stale = { accepted: 0, refused: 0 };
+    writes = [];
     enteredAfter = new Map();
     const began = performance.now();
     const [stats, injected] = await Promise.all([runWorkers(seconds * 1_000 * SCALE), faults()]);
@@ -390,6 +449,8 @@ describe('mutual exclusion across processes (3 workers, 3 Redis nodes behind fau
       notAborted: 0,
     });
     expect(result.row.staleAccepted).toBe(0);
+    // The late write was put to the store after a newer holder wrote, and refused.
+    expect(result.row.staleRefused).toBe(1);
   }, 30_000);
 
   it('makes a holder cut off from a majority stop before anyone else enters', async () => {

@@ -150,7 +150,7 @@ function pause(ms, signal) {
 }
 
 /** One witnessed critical section; leaves as soon as the lock's signal aborts. */
-async function section(lock, resource, mode, linger = 0) {
+async function section(lock, resource, mode, linger = 0, block = 0) {
   lock.signal.throwIfAborted();
   const validUntil = epoch() + (lock.expiresAt - Date.now());
   const token = tokenOf(lock);
@@ -160,10 +160,8 @@ async function section(lock, resource, mode, linger = 0) {
     await new Promise(() => undefined); // the parent SIGKILLs us here, lock held
   }
   try {
-    if (blockNextMs > 0) {
-      const ms = blockNextMs;
-      blockNextMs = 0;
-      busyWait(ms);
+    if (block > 0) {
+      busyWait(block);
       // The first look at the signal after the pause must already tell the loss.
       if (lock.signal.aborted) stats.pausedSignalAborted += 1;
       else stats.pausedSignalNotAborted += 1;
@@ -190,6 +188,15 @@ function recordError(error, started) {
 
 async function operation() {
   const resource = config.resources[Math.floor(random() * config.resources.length)];
+  if (blockNextMs > 0) {
+    // The paused section is a fenced write, so its late write is always put to the store.
+    const block = blockNextMs;
+    blockNextMs = 0;
+    await redlock.using(resource, (lock) => section(lock, resource, 'write', 0, block), {
+      fencing: true,
+    });
+    return;
+  }
   if (lingerNextMs > 0) {
     const linger = lingerNextMs;
     lingerNextMs = 0;
