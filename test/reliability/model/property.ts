@@ -216,6 +216,7 @@ export function summarize(report: ModelReport): Record<string, number | string> 
     'waits checked for liveness': s.livenessChecked,
     'longest free gap a waiter saw (ms)': s.longestGapMs,
     'slowest acquisition (ms)': Math.round(s.maxAcquireMs),
+    'losses told by the signal (latest past validity, ms)': `${s.lossNotices} (${s.latestLossMs})`,
     'unavailable with no fault active (slow nodes)': s.unavailableWithoutFault,
     violations: report.violations.length,
   };

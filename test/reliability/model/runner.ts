@@ -69,6 +69,9 @@ export interface RunStats {
   livenessChecked: number;
   longestGapMs: number;
   maxAcquireMs: number;
+  /** Sections told of their lock's loss by the signal, and the latest past the validity (ms). */
+  lossNotices: number;
+  latestLossMs: number;
   /** RedlockUnavailableError with no fault active: nodes too slow for their timeout (load). */
   unavailableWithoutFault: number;
   ops: Record<string, number>;
@@ -89,6 +92,8 @@ export function emptyStats(): RunStats {
     livenessChecked: 0,
     longestGapMs: 0,
     maxAcquireMs: 0,
+    lossNotices: 0,
+    latestLossMs: 0,
     unavailableWithoutFault: 0,
     ops: {},
     outcomes: {},
@@ -109,11 +114,13 @@ export function addStats(into: RunStats, from: RunStats): void {
     'livenessChecked',
     'runMs',
     'unavailableWithoutFault',
+    'lossNotices',
   ] as const) {
     into[key] += from[key];
   }
   into.longestGapMs = Math.max(into.longestGapMs, from.longestGapMs);
   into.maxAcquireMs = Math.max(into.maxAcquireMs, from.maxAcquireMs);
+  into.latestLossMs = Math.max(into.latestLossMs, from.latestLossMs);
   for (const key of ['ops', 'outcomes', 'faults'] as const) {
     for (const [k, v] of Object.entries(from[key])) into[key][k] = (into[key][k] ?? 0) + v;
   }
@@ -556,8 +563,31 @@ class Run {
     });
     try {
       await abortable(ms, lock.signal);
+    } catch (error) {
+      if (error instanceof LockLostError) this.checkLossNotice(engine, lock, record);
+      throw error;
     } finally {
       this.witness.exit(ticket);
+    }
+  }
+
+  /**
+   * A lost lock's signal aborts by the end of its validity, whatever its renewal is waiting for:
+   * the keys may be gone from the nodes from then on, so a section that hears later can overlap
+   * the next holder's. (The witness cannot see this: it asks `isHeld()`, which reads the clock.)
+   */
+  private checkLossNotice(engine: number, lock: Lock, record: OpRecord): void {
+    const clock = this.clocks[engine]!;
+    const late = Math.max(0, (clock.wallNow() - lock.expiresAt) / clock.rate);
+    this.stats.lossNotices += 1;
+    this.stats.latestLossMs = Math.max(this.stats.latestLossMs, Math.round(late));
+    const lag = this.lag.max / 1e6;
+    // Timers fire a millisecond or two late and the deadline is rounded to whole ms.
+    if (late > LOSS_NOTICE_MS + lag) {
+      this.fail(
+        'late-loss',
+        `${this.describe(record)}: its signal aborted ${Math.round(late)} ms after its validity ended (+${Math.round(lag)} ms event-loop lag)`,
+      );
     }
   }
 
@@ -1000,6 +1030,9 @@ class Run {
     return `e${record.engine}#${record.lineage.join('/')} ${record.kind}(${record.mode} ${record.res.join('+')})`;
   }
 }
+
+/** How late past its validity a lost lock's signal may abort: timer and rounding noise. */
+const LOSS_NOTICE_MS = 10;
 
 /** A client clock: wall time off by `skew`, monotonic time running at `rate`. */
 class SkewedClock {
