@@ -62,7 +62,7 @@ export {
   type RedlockEngineOptions,
   type Resources,
 } from './services/redlock.engine.js';
-export { Lock } from './services/lock.js';
+export { Lock, type LockSummary } from './services/lock.js';
 export type { Clock, TimerHandle } from './services/clock.js';
 export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
 export { DEFAULT_SHUTDOWN_TIMEOUT } from './services/module-options.js';

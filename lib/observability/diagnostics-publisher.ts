@@ -102,7 +102,7 @@ export function publishRedlockEvent(event: RedlockEvent, lease: Lease | undefine
           resources: event.resources,
           status: event.status,
           held: event.held,
-          fencingToken: lease.fencingToken,
+          fencingToken: lease.token,
         } satisfies RedlockReleaseMessage);
       }
       return;
@@ -112,7 +112,7 @@ export function publishRedlockEvent(event: RedlockEvent, lease: Lease | undefine
           lockId: lockIdOf(lease),
           resources: event.resources,
           held: event.held,
-          fencingToken: lease.fencingToken,
+          fencingToken: lease.token,
           error: event.error,
         } satisfies RedlockLostMessage);
       }
@@ -123,7 +123,7 @@ export function publishRedlockEvent(event: RedlockEvent, lease: Lease | undefine
           lockId: lockIdOf(lease),
           resources: event.resources,
           expiresAt: event.expiresAt,
-          fencingToken: lease.fencingToken,
+          fencingToken: lease.token,
         } satisfies RedlockExtendMessage);
       }
       return;

@@ -148,7 +148,7 @@ export async function obtain(
           {
             type: 'acquired',
             resources: target.resources,
-            fencingToken: lease.fencingToken,
+            fencingToken: lease.token,
             attempts,
             waited: clock.now() - started,
           },

@@ -3,12 +3,15 @@ import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import type { LockLostError } from '../redlock.errors.js';
 import type { Clock } from './clock.js';
 import type { Lease } from './lease.js';
+import type { LeaseShapes } from './lease-shape.js';
 
 /** What a lease needs from the engine: the I/O of extending and releasing its keys. */
 export interface LeaseDriver {
   readonly clock: Clock;
   /** Put before a resource name to make its key. */
   readonly keyPrefix: string;
+  /** The shapes of this engine's leases (see `leaseShape`). */
+  readonly shapes: LeaseShapes;
   /** Extends on the nodes; resolves to the new monotonic deadline or throws a `RedlockError`. */
   extendLease(lease: Lease, ttl: number): Promise<number>;
   /** Releases on the nodes; resolves to how the release ended or throws a `RedlockError`. */

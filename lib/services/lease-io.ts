@@ -6,6 +6,8 @@ import type {
 } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, RedlockUnavailableError } from '../redlock.errors.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { HeldLeases } from './held-leases.js';
+import type { LeaseShapes } from './lease-shape.js';
 import { type Lease, type LeaseDriver, NO_LEASES } from './lease.js';
 import { validateTtl } from './lock-options.js';
 import type { NodeGuard } from './node-guard.js';
@@ -20,7 +22,8 @@ import { countOk } from './quorum-round.js';
  * leases whose keys are kept until their `holdAtLeast` window ends, so shutdown can free them.
  */
 export class LeaseIO implements LeaseDriver {
-  readonly held = new Set<Lease>();
+  readonly held = new HeldLeases<Lease>();
+  readonly shapes: LeaseShapes = new Map();
   private readonly renewWarned = new WeakSet<Lease>();
   private drained: (() => void) | undefined;
   /** Released leases whose keys stay until the end of their holdAtLeast window. */
@@ -68,7 +71,7 @@ export class LeaseIO implements LeaseDriver {
       this.renewWarned.delete(lease);
       this.emit(
         // The new expiry: the lease applies `deadline` once this returns.
-        { type: 'extended', resources: lease.resources, expiresAt: lease.expiresAt(deadline) },
+        { type: 'extended', resources: lease.resources, expiresAt: lease.expiryAt(deadline) },
         lease,
       );
       return deadline;

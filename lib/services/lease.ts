@@ -1,9 +1,10 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
-import { LockLostError, type RedlockError } from '../redlock.errors.js';
+import { LockLostError, RedlockError } from '../redlock.errors.js';
 import { type DeadlineWheel, deadlineWheel, type WheelItem } from './deadline-wheel.js';
 import { type Duration, durationMs } from './duration.js';
 import type { LeaseDriver, LeaseInit } from './lease-driver.js';
+import type { HeldLinks } from './held-leases.js';
 import { type LeaseShape, leaseShape } from './lease-shape.js';
 import {
   holdsKey,
@@ -14,7 +15,7 @@ import {
   resourcesOf,
 } from './lease-target.js';
 import { releasedReason, watchDeadline } from './lease-signal.js';
-import { Lock } from './lock.js';
+import { LET_EXPIRE, Lock } from './lock.js';
 
 export type { LeaseDriver, LeaseInit } from './lease-driver.js';
 
@@ -26,53 +27,52 @@ export type { LeaseDriver, LeaseInit } from './lease-driver.js';
  * out. Because a blocked event loop can hold the wheel's timer back, every read of the state (`isHeld`, `signal.aborted`, `signal.throwIfAborted`)
  * checks the deadline itself first: the first step after a long pause already sees the loss.
  */
-export class Lease implements WheelItem {
+export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
   readonly value: string;
-  readonly fencingToken: number | undefined;
+  /** The fencing token, `undefined` without fencing (`fencingToken` throws then). */
+  readonly token: number | undefined;
   readonly acquiredAt: number;
-  readonly lock: Lock;
   deadline: number;
-  autoExtend: boolean;
   /** @internal The deadline wheel's fields (see {@link WheelItem}). */
   wakeAt = 0;
   /** @internal */
   slot = -1;
+  /** @internal The engine's list of held leases (see {@link HeldLeases}). */
+  heldPrev: Lease | undefined = undefined;
+  /** @internal */
+  heldNext: Lease | undefined = undefined;
   private state: 'held' | 'released' | 'lost' = 'held';
   // Created on first access to `signal`: most locks are never watched, and an AbortController
   // plus the DOMException of an abort cost more than the rest of an uncontended acquisition.
   private controller: AbortController | undefined;
   private lostError: LockLostError | undefined;
   private releasing: Promise<ReleaseStatus> | undefined;
-  // The ttl the keys were last set with (grant or extension): where the nodes' expiry lies.
-  private keysTtl: number;
   // What few leases use (reentrant scopes, hold limits, degraded mode) lives apart, so that a
   // plain lock does not carry a slot for each: held locks are counted in the thousands.
   private rare: RareLeaseState | undefined;
-  // ttl, node timeout, drift, mode and permits, shared with the leases granted alike.
-  private readonly shape: LeaseShape;
+  // ttl, node timeout, drift, mode, permits and renewal, shared with the leases granted alike.
+  private shape: LeaseShape;
   // Its resources and keys, compact for the usual one resource (see LeaseTarget).
   private readonly target: LeaseTarget;
 
-  constructor(
-    private readonly driver: LeaseDriver,
-    init: LeaseInit,
-  ) {
+  constructor(driver: LeaseDriver, init: LeaseInit) {
+    super();
     this.target = leaseTarget(init.resources, init.keys, driver.keyPrefix);
     this.value = init.value;
-    this.fencingToken = init.fencingToken;
+    this.token = init.fencingToken;
     this.shape = leaseShape(
+      driver,
       init.ttl,
       init.nodeTimeout,
       init.driftFactor,
       init.mode,
       init.permits ?? 1,
+      init.autoExtend,
     );
     this.deadline = init.deadline;
-    this.autoExtend = init.autoExtend;
     // Whole milliseconds, as the deadline: a fraction would take a heap number per held lock.
     // The hold windows below are computed from the exact time.
     this.acquiredAt = Math.floor(init.acquiredAt);
-    this.keysTtl = init.ttl;
     const parents = init.parents ?? NO_LEASES;
     if (parents.length > 0 || init.holdAtLeast || init.maxHold !== undefined) {
       this.rare = {
@@ -83,11 +83,31 @@ export class Lease implements WheelItem {
         maxHold: init.maxHold,
         maxHoldUntil: init.maxHold === undefined ? Infinity : init.acquiredAt + init.maxHold,
         capped: false,
+        keysTtl: undefined,
       };
       for (const parent of parents) (parent.rareState().dependents ??= []).push(this);
     }
-    this.lock = new Lock(this);
     this.schedule();
+  }
+
+  /** The public face of the lease: the lease itself (one object per held lock). */
+  get lock(): Lock {
+    return this;
+  }
+
+  get fencingToken(): number {
+    const token = this.token;
+    if (token === undefined) {
+      throw new RedlockError(
+        `The lock on ${this.resources.join(', ')} was taken without fencing: pass { fencing: true } to get a fencing token.`,
+        { resources: this.resources },
+      );
+    }
+    return token;
+  }
+
+  get expiresAt(): number {
+    return this.expiryAt();
   }
 
   /** Every resource the lock covers, those held through `parents` included. */
@@ -109,6 +129,11 @@ export class Lease implements WheelItem {
     return this.shape.ttl;
   }
 
+  // In the shape: one field less per held lock.
+  private get driver(): LeaseDriver {
+    return this.shape.driver;
+  }
+
   get nodeTimeout(): number {
     return this.shape.nodeTimeout;
   }
@@ -124,6 +149,11 @@ export class Lease implements WheelItem {
   /** 1 for a lock; more for a semaphore's permit. */
   get permits(): number {
     return this.shape.permits;
+  }
+
+  /** Whether the lease renews itself at half-life (see {@link keepAlive}). */
+  get autoExtend(): boolean {
+    return this.shape.autoExtend;
   }
 
   /** Held in the nodes' shared structure (a reader or a permit), not as a plain key. */
@@ -206,7 +236,7 @@ export class Lease implements WheelItem {
   }
 
   /** Epoch ms of the expiry; `deadline`: the one an extension is about to set. */
-  expiresAt(deadline = this.deadline): number {
+  expiryAt(deadline = this.deadline): number {
     const clock = this.driver.clock;
     let until = Math.min(deadline, this.maxHoldUntil);
     for (const parent of this.parents) until = Math.min(until, parent.deadline);
@@ -215,8 +245,17 @@ export class Lease implements WheelItem {
 
   /** Turns auto-extension on (used by `using`) and re-plans the timer accordingly. */
   keepAlive(): void {
-    if (this.autoExtend) return;
-    this.autoExtend = true;
+    const shape = this.shape;
+    if (shape.autoExtend) return;
+    this.shape = leaseShape(
+      shape.driver,
+      shape.ttl,
+      shape.nodeTimeout,
+      shape.driftFactor,
+      shape.mode,
+      shape.permits,
+      true,
+    );
     this.schedule();
   }
 
@@ -225,7 +264,8 @@ export class Lease implements WheelItem {
    * validity deadline plus the drift allowance subtracted from it.
    */
   keysExpireAt(): number {
-    return this.deadline + Math.floor(this.keysTtl * this.driftFactor) + 2;
+    const keysTtl = this.rare?.keysTtl ?? this.ttl;
+    return this.deadline + Math.floor(keysTtl * this.driftFactor) + 2;
   }
 
   async extend(ttl: Duration = this.ttl): Promise<void> {
@@ -246,7 +286,9 @@ export class Lease implements WheelItem {
       const deadline = await this.driver.extendLease(this, ms);
       if (this.state === 'held') {
         this.deadline = deadline;
-        this.keysTtl = ms;
+        // Most extensions set the acquisition's ttl again: only another one takes a field.
+        if (ms !== this.ttl) this.rareState().keysTtl = ms;
+        else if (this.rare) this.rare.keysTtl = undefined;
         this.schedule();
       }
     } catch (error) {
@@ -267,6 +309,11 @@ export class Lease implements WheelItem {
     this.detach();
     this.releasing = Promise.resolve('released');
     this.driver.relinquish(this);
+  }
+
+  /** @internal See {@link LET_EXPIRE}. */
+  [LET_EXPIRE](): void {
+    this.letExpire();
   }
 
   release(): Promise<ReleaseStatus> {
@@ -365,6 +412,7 @@ export class Lease implements WheelItem {
       maxHold: undefined,
       maxHoldUntil: Infinity,
       capped: false,
+      keysTtl: undefined,
     });
   }
 
@@ -432,4 +480,7 @@ interface RareLeaseState {
   readonly maxHoldUntil: number;
   // Set once a renewal was cut short by maxHold: no renewal follows, the lease ends there.
   capped: boolean;
+  // The ttl the keys were last set with, where it is not the acquisition's (an extension to
+  // another ttl, or one cut short by maxHold): where the nodes' expiry lies.
+  keysTtl: number | undefined;
 }

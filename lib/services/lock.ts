@@ -1,8 +1,6 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
-import { RedlockError } from '../redlock.errors.js';
 import type { Duration } from './duration.js';
-import type { Lease } from './lease.js';
 
 /** @internal Ends a lock without a release: its keys stay until their ttl runs out. */
 export const LET_EXPIRE = Symbol('nestjs-redlock:let-expire');
@@ -17,33 +15,21 @@ export const LET_EXPIRE = Symbol('nestjs-redlock:let-expire');
  * // released here, also when issueInvoice throws
  * ```
  */
-export class Lock implements AsyncDisposable {
-  readonly #lease: Lease;
-
-  /** @internal Locks come from `RedlockService`; they are not constructed by applications. */
-  constructor(lease: Lease) {
-    this.#lease = lease;
-  }
+export abstract class Lock implements AsyncDisposable {
+  // The engine's lease is the lock itself: a held lock is one object, not a handle plus its
+  // state (held locks are counted in the thousands). Its internals stay out of the public type.
 
   /** `'write'` (exclusive) or `'read'` (shared with other readers). */
-  get mode(): LockMode {
-    return this.#lease.mode;
-  }
+  abstract get mode(): LockMode;
 
   /** How many holders the resources allow at once: 1 for a lock, more for a semaphore's permit. */
-  get permits(): number {
-    return this.#lease.permits;
-  }
+  abstract get permits(): number;
 
   /** The locked resources, without the key prefix. */
-  get resources(): readonly string[] {
-    return this.#lease.resources;
-  }
+  abstract get resources(): readonly string[];
 
   /** The random owner token (128 bits from `node:crypto`) stored in each key. */
-  get value(): string {
-    return this.#lease.value;
-  }
+  abstract get value(): string;
 
   /**
    * A number strictly greater than the token of every earlier fenced acquisition of these
@@ -52,31 +38,16 @@ export class Lock implements AsyncDisposable {
    * successor's work. Only locks taken with `{ fencing: true }` have one: reading it on any
    * other lock throws, so a missing token can never pass for a valid one.
    */
-  get fencingToken(): number {
-    const token = this.#lease.fencingToken;
-    if (token === undefined) {
-      throw new RedlockError(
-        `The lock on ${this.#lease.resources.join(', ')} was taken without fencing: pass { fencing: true } to get a fencing token.`,
-        { resources: this.#lease.resources },
-      );
-    }
-    return token;
-  }
+  abstract get fencingToken(): number;
 
   /** Epoch ms after which the lock must be assumed gone; clock drift is already subtracted. */
-  get expiresAt(): number {
-    return this.#lease.expiresAt();
-  }
+  abstract get expiresAt(): number;
 
   /** Aborts when the lock is released, or, with `LockLostError` as the reason, when it is lost. */
-  get signal(): AbortSignal {
-    return this.#lease.signal;
-  }
+  abstract get signal(): AbortSignal;
 
   /** Whether the lock is still held and its validity has not run out. */
-  isHeld(): boolean {
-    return this.#lease.isHeld();
-  }
+  abstract isHeld(): boolean;
 
   /**
    * Resets the ttl on a quorum of nodes (to `ttl`, or the acquisition's ttl; milliseconds or a
@@ -85,9 +56,7 @@ export class Lock implements AsyncDisposable {
    * `RedlockUnavailableError` when too few nodes answered (the lock then lives until
    * `expiresAt`).
    */
-  extend(ttl?: Duration): Promise<void> {
-    return this.#lease.extend(ttl);
-  }
+  abstract extend(ttl?: Duration): Promise<void>;
 
   /**
    * Deletes the keys where they still hold this lock's value. Idempotent: a second call returns
@@ -95,16 +64,40 @@ export class Lock implements AsyncDisposable {
    * expired, or `taken` when another owner holds them now. Within the lock's `holdAtLeast`
    * window the keys are kept instead, until the window ends (or the application shuts down).
    */
-  release(): Promise<ReleaseStatus> {
-    return this.#lease.release();
-  }
+  abstract release(): Promise<ReleaseStatus>;
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
 
   /** @internal See {@link LET_EXPIRE}. */
-  [LET_EXPIRE](): void {
-    this.#lease.letExpire();
+  abstract [LET_EXPIRE](): void;
+
+  /**
+   * What `JSON.stringify` and test reporters show: the public state, never the owner value
+   * (whoever has it can release the lock) nor the engine's connections.
+   */
+  toJSON(): LockSummary {
+    return {
+      resources: this.resources,
+      mode: this.mode,
+      permits: this.permits,
+      expiresAt: this.expiresAt,
+      held: this.isHeld(),
+    };
   }
+
+  /** What `console.log` and `util.inspect` show: the same summary as `toJSON`. */
+  [Symbol.for('nodejs.util.inspect.custom')](): LockSummary {
+    return this.toJSON();
+  }
+}
+
+/** The public state of a lock, as `JSON.stringify` and `console.log` show it. */
+export interface LockSummary {
+  readonly resources: readonly string[];
+  readonly mode: LockMode;
+  readonly permits: number;
+  readonly expiresAt: number;
+  readonly held: boolean;
 }

@@ -452,7 +452,7 @@ export class Redlock {
       nodes: this.nodes,
       // Listing a large keyspace takes longer than a lock call; never less than 5 s.
       timeout: Math.max(5_000, nodeTimeoutOf(this.defaults)),
-      held: () => new Map([...this.leases.held].map((lease) => [lease.value, lease.fencingToken])),
+      held: () => new Map([...this.leases.held].map((lease) => [lease.value, lease.token])),
       ready: (timeout) => this.ready(timeout) ?? Promise.resolve(),
       logger: this.logger,
       target: (resource) => this.target(resource),

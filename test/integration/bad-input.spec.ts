@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { type INestApplication, Injectable } from '@nestjs/common';
@@ -590,6 +591,29 @@ describe('malformed key templates fail at decoration time with LockKeyError', ()
 });
 
 describe('runtime misuse', () => {
+  it('a held lock, logged or serialised, shows its public state and neither its owner value nor the password', async () => {
+    const lock = await service.acquire('misuse:logged', { fencing: true });
+    try {
+      const renderings = {
+        json: JSON.stringify(lock),
+        inspect: inspect(lock),
+        deep: inspect(lock, { depth: Infinity, showHidden: true }),
+        nested: inspect({ nested: [lock] }, { depth: Infinity }),
+      };
+      expect(leaks(renderings, [...SECRETS, lock.value])).toEqual([]);
+      expect(JSON.parse(JSON.stringify(lock))).toEqual({
+        resources: ['misuse:logged'],
+        mode: 'write',
+        permits: 1,
+        expiresAt: lock.expiresAt,
+        held: true,
+      });
+      expect(inspect(lock)).toContain("resources: [ 'misuse:logged' ]");
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('release() twice is idempotent and answers the same status', async () => {
     const lock = await service.acquire('misuse:release-twice');
     const first = await lock.release();

@@ -59,7 +59,7 @@ describe('diagnostics channel publisher', () => {
   ];
 
   const lease = (reads: string[]): Lease =>
-    recorded({ mode: 'write', fencingToken: 7 } as unknown as Lease, reads);
+    recorded({ mode: 'write', token: 7 } as unknown as Lease, reads);
 
   it('reads nothing but event.type when no channel has a subscriber', () => {
     for (const name of Object.values(REDLOCK_CHANNELS)) {
@@ -85,7 +85,7 @@ describe('diagnostics channel publisher', () => {
       publishRedlockEvent(recorded(event, eventReads), lease(leaseReads));
       if (event.type === 'released') {
         expect(eventReads).toEqual(expect.arrayContaining(['type', 'resources', 'status', 'held']));
-        expect(leaseReads).toEqual(['fencingToken']);
+        expect(leaseReads).toEqual(['token']);
       } else {
         expect({ type: event.type, eventReads, leaseReads }).toEqual({
           type: event.type,
