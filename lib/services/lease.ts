@@ -205,8 +205,8 @@ export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
     return this.lostError;
   }
 
-  /** Whether the lease is still held (not released, not lost, validity left). */
-  isHeld(): boolean {
+  /** Whether the lease is still held (not released, not lost, validity left): `isHeld()`. */
+  protected heldNow(): boolean {
     this.checkDeadline();
     return this.state === 'held';
   }
@@ -268,7 +268,8 @@ export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
     return this.deadline + Math.floor(keysTtl * this.driftFactor) + 2;
   }
 
-  async extend(ttl: Duration = this.ttl): Promise<void> {
+  /** `extend()`: a new validity from the nodes, never past `maxHold`. */
+  protected async extendBy(ttl: Duration = this.ttl): Promise<void> {
     let ms = durationMs(ttl, 'ttl');
     if (!this.isHeld()) throw this.stateError('extend');
     const left = Math.floor(this.maxHoldUntil - this.driver.clock.now());
@@ -316,7 +317,8 @@ export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
     this.letExpire();
   }
 
-  release(): Promise<ReleaseStatus> {
+  /** `release()`: the first call's result for every call. */
+  protected releaseOnce(): Promise<ReleaseStatus> {
     if (!this.releasing) {
       if (this.state === 'held') this.state = 'released';
       this.wheel().cancel(this);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
@@ -11,6 +11,7 @@ import {
 } from '../../lib/redlock.errors.js';
 import { type Clock, systemClock, type TimerHandle } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
+import { Lock } from '../../lib/services/lock.js';
 import { ownerValue } from '../../lib/services/owner-value.js';
 import { deferred } from '../support/deferred.js';
 import { FailingAdapter } from '../support/failing-adapter.js';
@@ -323,6 +324,27 @@ describe('Lock disposal', () => {
     await expect(run()).rejects.toThrow('work failed');
     expect(await node.inspect(['lock:disposable'])).toBe(-2);
     await node.close();
+  });
+});
+
+describe('Lock.prototype', () => {
+  it('carries isHeld, extend and release, so a test can spy on them', async () => {
+    const node = new MemoryLockAdapter();
+    const redlock = new Redlock([node]);
+    const spies = (['isHeld', 'extend', 'release'] as const).map((name) =>
+      jest.spyOn(Lock.prototype, name),
+    );
+    try {
+      const lock = await redlock.acquire('spied', { ttl: 1_000 });
+      expect(lock.isHeld()).toBe(true);
+      await lock.extend(2_000);
+      expect(await lock.release()).toBe('released');
+      expect(spies.map((spy) => spy.mock.calls.length > 0)).toEqual([true, true, true]);
+      expect(await node.inspect(['lock:spied'])).toBe(-2);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      await node.close();
+    }
   });
 });
 
