@@ -313,6 +313,11 @@ worker processes), and it keeps, per resource, who is inside.
 - **Fencing**: with \`{ fencing: true }\`, a writer's token is above every earlier writer's on
   that resource, in the order sections entered; readers' are at least that. Relaxed after a
   node restarted without its data (its counter is gone: the documented assumption).
+- **Loss told in time**: a section whose lock is lost hears it from \`signal\` (abort with
+  \`LockLostError\`) no later than 10 ms (plus the run's event-loop lag) after the lock's
+  validity ended, also while a renewal still waits for nodes that stopped answering. In the
+  cross-process suite a holder paused past its ttl finds its signal aborted at its first look,
+  and its late fenced write is refused once a newer holder has written.
 - **Bounded waits**: every acquisition settles within its \`wait\` plus a few node timeouts
   (nested scopes: twice the wait), a release within two node timeouts, an aborted wait within
   three, \`close()\` promptly (also with a node stopped).
