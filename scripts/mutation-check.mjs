@@ -44,6 +44,7 @@ const SEMANTICS = 'test/reliability/semantics.spec.ts';
 const MODEL_MEMORY = 'test/reliability/model-memory.spec.ts';
 const MODEL_REDIS = 'test/reliability/model-redis.spec.ts';
 const CROSS_PROCESS = 'test/reliability/cross-process.spec.ts';
+const LOSS_PROPERTY = 'test/unit/durations-and-hold-limits.spec.ts';
 
 /** The known bugs. `edits`: every one must apply; `tests`: the files expected to catch it. */
 export const MUTATIONS = [
@@ -138,6 +139,19 @@ export const MUTATIONS = [
       },
     ],
     tests: [SEMANTICS, MODEL_MEMORY],
+  },
+  {
+    id: 'late-loss',
+    title: 'a renewal waiting on silent nodes holds the loss back past the deadline',
+    edits: [
+      {
+        file: 'lib/services/lease.ts',
+        alternatives: [['    this.wheel().schedule(this, this.deadline);\n    try {', '    try {']],
+      },
+    ],
+    // The model suites meet this schedule rarely (seed 1722419823 at scale 4 does); the
+    // property over ttls, node timeouts and renewal answers meets it on every run.
+    tests: [LOSS_PROPERTY, MODEL_MEMORY],
   },
 ];
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import { WithLock } from '../../lib/decorators/with-lock.decorator.js';
 import { OnOneInstance } from '../../lib/decorators/on-one-instance.decorator.js';
@@ -231,6 +232,79 @@ describe('renewal against nodes that stop answering (ManualClock)', () => {
     expect(abortedAt).toBeLessThan(1_000);
     await redlock.close({ timeout: 0 }).catch(() => undefined);
   });
+
+  /** A memory node whose extensions answer as scripted: granted, refused by an error, or never. */
+  class Scripted extends MemoryLockAdapter {
+    answers: ('ok' | 'error' | 'hang')[] = [];
+    override extend(...args: Parameters<MemoryLockAdapter['extend']>) {
+      const answer = this.answers.shift() ?? 'hang';
+      if (answer === 'hang') return new Promise<never>(() => undefined);
+      if (answer === 'error') return Promise.reject(new Error('ECONNRESET'));
+      return super.extend(...args);
+    }
+  }
+
+  it('for any ttl, node timeout and run of renewal answers, the signal aborts by the end of the validity', async () => {
+    const STEP = 10;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 200, max: 1_000 }),
+        fc.integer({ min: 10, max: 300 }),
+        fc.array(fc.constantFrom<'ok' | 'error' | 'hang'>('ok', 'error', 'hang'), {
+          maxLength: 8,
+        }),
+        async (ttl, timeoutMs, answers) => {
+          const nodeTimeout = Math.min(timeoutMs, Math.floor(ttl / 3));
+          const clock = new ManualClock();
+          const node = new Scripted({ now: () => clock.now() });
+          node.answers = [...answers];
+          const redlock = new Redlock([node], { clock });
+          let abortedAt = -1;
+          let validUntil = -1;
+          let lateBy = 0;
+          const work = redlock.using(
+            'scripted',
+            (lock) => {
+              lock.signal.addEventListener('abort', () => (abortedAt = clock.wallNow()));
+              // Validity as the lock states it, read at every step (renewals move it).
+              const watch = (): void => {
+                if (abortedAt >= 0) return;
+                validUntil = lock.expiresAt;
+                lateBy = Math.max(lateBy, clock.wallNow() - validUntil);
+              };
+              watch();
+              return new Promise<void>((resolve) => {
+                const check = (): void => {
+                  watch();
+                  if (abortedAt >= 0) resolve();
+                  else clock.setTimeout(check, STEP);
+                };
+                clock.setTimeout(check, STEP);
+              });
+            },
+            { ttl, nodeTimeout },
+          );
+          void work.catch(() => undefined);
+          const horizon = ttl * (answers.length + 3);
+          for (let t = 0; t < horizon && abortedAt < 0; t += STEP) await clock.advance(STEP);
+          // close() waits on this clock too (a release in flight, its node timeout).
+          let closed = false;
+          void redlock.close({ timeout: 0 }).then(
+            () => (closed = true),
+            () => (closed = true),
+          );
+          for (let t = 0; t < 4 * ttl && !closed; t += STEP) await clock.advance(STEP);
+          expect(closed).toBe(true);
+          // Every run ends in a loss: the script runs out into answers that never come.
+          expect(abortedAt).toBeGreaterThanOrEqual(0);
+          // Never heard later than one step past the validity the lock last stated.
+          expect(lateBy).toBeLessThanOrEqual(STEP);
+          expect(abortedAt - validUntil).toBeLessThanOrEqual(STEP);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 });
 
 describe('tick labels', () => {
