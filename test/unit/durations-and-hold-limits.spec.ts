@@ -201,11 +201,14 @@ describe('maxHold (ManualClock)', () => {
 });
 
 describe('renewal against nodes that stop answering (ManualClock)', () => {
-  /** A memory node whose extensions hang once told to: the nodes became unreachable. */
-  class Unreachable extends MemoryLockAdapter {
-    hanging = false;
+  /** A memory node whose extensions answer as scripted: granted, refused by an error, or never. */
+  class Scripted extends MemoryLockAdapter {
+    answers: ('ok' | 'error' | 'hang')[] = [];
     override extend(...args: Parameters<MemoryLockAdapter['extend']>) {
-      return this.hanging ? new Promise<never>(() => undefined) : super.extend(...args);
+      const answer = this.answers.shift() ?? 'hang';
+      if (answer === 'hang') return new Promise<never>(() => undefined);
+      if (answer === 'error') return Promise.reject(new Error('ECONNRESET'));
+      return super.extend(...args);
     }
   }
 
@@ -213,13 +216,13 @@ describe('renewal against nodes that stop answering (ManualClock)', () => {
     // ttl 1000 ms, node timeout 200 ms: the renewal at half-life times out, the retry starts
     // 200 ms later and would wait past the deadline (988 ms) for nodes that never answer.
     const clock = new ManualClock();
-    const node = new Unreachable({ now: () => clock.now() });
+    // No scripted answer: every extension waits for nodes that never answer.
+    const node = new Scripted({ now: () => clock.now() });
     const redlock = new Redlock([node], { clock });
     let abortedAt = -1;
     const work = redlock.using(
       'cut-off',
       (lock) => {
-        node.hanging = true;
         lock.signal.addEventListener('abort', () => (abortedAt = clock.now()));
         return new Promise<void>(() => undefined);
       },
@@ -232,17 +235,6 @@ describe('renewal against nodes that stop answering (ManualClock)', () => {
     expect(abortedAt).toBeLessThan(1_000);
     await redlock.close({ timeout: 0 }).catch(() => undefined);
   });
-
-  /** A memory node whose extensions answer as scripted: granted, refused by an error, or never. */
-  class Scripted extends MemoryLockAdapter {
-    answers: ('ok' | 'error' | 'hang')[] = [];
-    override extend(...args: Parameters<MemoryLockAdapter['extend']>) {
-      const answer = this.answers.shift() ?? 'hang';
-      if (answer === 'hang') return new Promise<never>(() => undefined);
-      if (answer === 'error') return Promise.reject(new Error('ECONNRESET'));
-      return super.extend(...args);
-    }
-  }
 
   it('for any ttl, node timeout and run of renewal answers, the signal aborts by the end of the validity', async () => {
     const STEP = 10;
