@@ -144,3 +144,21 @@ export function describeNodeError(error: unknown): string {
   }
   return message;
 }
+
+/**
+ * A short, safe rendering of a user value for error messages: a string loses the credentials of
+ * any URL in it before it is cut to 64 characters (cut first, a long password could show).
+ */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    const safe = redactUrl(value);
+    return JSON.stringify(safe.length > 64 ? `${safe.slice(0, 64)}…` : safe);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return `an object (${value.constructor?.name ?? 'Object'})`;
+}

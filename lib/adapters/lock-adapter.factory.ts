@@ -5,6 +5,12 @@ import { type IovalkeyClient, IovalkeyLockAdapter } from './iovalkey.adapter.js'
 import { NodeRedisLockAdapter } from './node-redis.adapter.js';
 import type { NodeRedisClient } from './node-redis.client.js';
 import { MemoryLockAdapter } from './memory.adapter.js';
+import {
+  isIoredisLike,
+  isLockAdapter,
+  isNodeRedisClient,
+  validateRedlockNode,
+} from './node-validation.js';
 
 /** A Redis Cluster node: its startup nodes and the options of the ioredis `Cluster`. */
 export interface ClusterNodeConfig {
@@ -53,44 +59,11 @@ export const LOCK_CLIENT_OPTIONS = {
   retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
 } satisfies RedisOptions;
 
-/** Whether `value` already is an adapter (duck-typed: adapters may come from other packages). */
-export function isLockAdapter(value: unknown): value is LockAdapter {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Partial<LockAdapter>;
-  return (
-    typeof candidate.acquire === 'function' &&
-    typeof candidate.release === 'function' &&
-    typeof candidate.extend === 'function' &&
-    typeof candidate.onRelease === 'function'
-  );
-}
-
-/** An ioredis-compatible client from another package (iovalkey), recognised by shape. */
-export function isIoredisLike(value: unknown): value is IovalkeyClient {
-  if (typeof value !== 'object' || value === null) return false;
-  const client = value as Record<string, unknown>;
-  return (
-    typeof client.defineCommand === 'function' &&
-    typeof client.duplicate === 'function' &&
-    typeof client.isCluster === 'boolean'
-  );
-}
-
-/** A node-redis client (`createClient`/`createCluster`), recognised by shape. */
-export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
-  if (typeof value !== 'object' || value === null) return false;
-  const client = value as Record<string, unknown>;
-  return (
-    typeof client.sendCommand === 'function' &&
-    typeof client.duplicate === 'function' &&
-    typeof client.isOpen === 'boolean' &&
-    typeof client.defineCommand !== 'function'
-  );
-}
-
 /**
  * Builds the adapter of one configured node. Clients built from URLs or options are owned by
  * the adapter (closed with it); clients and adapters passed in are not.
+ * @throws RedlockConfigError naming `node` when it is none of the shapes of {@link RedlockNode}
+ * (the module's own checks, see `validateRedlockNode`), before any client is made.
  *
  * @example
  * ```ts
@@ -108,7 +81,9 @@ export function createLockAdapter(
     credentials?: { username?: string; password: string };
   } = {},
 ): LockAdapter {
+  validateRedlockNode(node, 'node');
   const credentials = options.credentials ?? {};
+  if (typeof node === 'string') node = node.trim();
   if (node instanceof Redis || node instanceof Cluster) {
     return new IoredisLockAdapter(node, { owned: false, onError: options.onError });
   }

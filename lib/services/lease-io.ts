@@ -146,11 +146,7 @@ export class LeaseIO implements LeaseDriver {
       void companion.release().catch(() => undefined);
     if (lease.keyless) return;
     // Keys an extension re-created, or that are still ours somewhere, would block others.
-    void this.nodes.always(
-      this.adapters,
-      this.releaseOn(lease),
-      lease.nodeTimeout,
-    );
+    void this.nodes.always(this.adapters, this.releaseOn(lease), lease.nodeTimeout);
   }
 
   /**
@@ -188,11 +184,7 @@ export class LeaseIO implements LeaseDriver {
   private async releaseHeldBack(leases: readonly Lease[]): Promise<void> {
     await Promise.allSettled(
       leases.map((lease) =>
-        this.nodes.always(
-          this.adapters,
-          this.releaseOn(lease),
-          lease.nodeTimeout,
-        ),
+        this.nodes.always(this.adapters, this.releaseOn(lease), lease.nodeTimeout),
       ),
     );
   }

@@ -1,5 +1,6 @@
 import type { LockOptions, ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import { RedlockConfigError } from '../redlock.errors.js';
+import { describe } from '../redaction.js';
 import { parseDuration } from './duration.js';
 
 /** Library defaults of {@link LockOptions}; documented on each option with `@default`. */
@@ -267,15 +268,5 @@ function isNonNegativeFinite(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
-/** A short, safe rendering of a user value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
-    return String(value);
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  return `an object (${value.constructor?.name ?? 'Object'})`;
-}
+/** Re-exported where the engine's validators have always found it. */
+export { describe };

@@ -1,11 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
-import {
-  isIoredisLike,
-  isLockAdapter,
-  isNodeRedisClient,
-  type RedlockNode,
-} from '../adapters/lock-adapter.factory.js';
+import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
+import { validateRedlockNode } from '../adapters/node-validation.js';
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import type { RedlockModuleOptions } from '../interfaces/redlock-module-options.interface.js';
@@ -47,8 +42,6 @@ export interface ResolvedRedlockOptions {
   readonly holderInfo: boolean;
 }
 
-const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
-
 /**
  * Validates module options and applies defaults. Throws `RedlockConfigError` naming the option
  * (`nodes[1]`, `lock.ttl`); node URLs in messages are shown without their credentials.
@@ -70,7 +63,7 @@ export function resolveModuleOptions(
   const nodes = (options.nodes as readonly unknown[]).map((node) =>
     typeof node === 'string' ? node.trim() : node,
   ) as RedlockNode[];
-  nodes.forEach((node: unknown, index) => validateNode(node, `nodes[${index}]`));
+  nodes.forEach((node: unknown, index) => validateRedlockNode(node, `nodes[${index}]`));
   const { allowMemoryInProduction = false } = options;
   if (typeof allowMemoryInProduction !== 'boolean') {
     throw new RedlockConfigError(
@@ -169,92 +162,6 @@ export function resolveModuleOptions(
     value: nodes,
     enumerable: false,
   }) as ResolvedRedlockOptions;
-}
-
-function validateNode(node: unknown, option: string): void {
-  if (typeof node === 'string') {
-    validateUrl(node, option);
-    return;
-  }
-  if (
-    node instanceof Redis ||
-    node instanceof Cluster ||
-    isLockAdapter(node) ||
-    isIoredisLike(node) ||
-    isNodeRedisClient(node)
-  ) {
-    return;
-  }
-  if (typeof node !== 'object' || node === null || Array.isArray(node)) {
-    throw new RedlockConfigError(
-      option,
-      `expected a URL, ioredis options, { cluster }, { sentinels, name }, a client or an adapter; got ${describe(node)}`,
-    );
-  }
-  const shape = node as Record<string, unknown>;
-  if ('cluster' in shape) {
-    if (!Array.isArray(shape.cluster) || shape.cluster.length === 0) {
-      throw new RedlockConfigError(`${option}.cluster`, 'give at least one startup node');
-    }
-    return;
-  }
-  if ('sentinels' in shape) {
-    if (!Array.isArray(shape.sentinels) || shape.sentinels.length === 0) {
-      throw new RedlockConfigError(`${option}.sentinels`, 'give at least one sentinel');
-    }
-    if (typeof shape.name !== 'string' || shape.name.length === 0) {
-      throw new RedlockConfigError(
-        `${option}.name`,
-        'give the master group name the sentinels monitor',
-      );
-    }
-    return;
-  }
-  if (shape.port !== undefined && !isPort(shape.port)) {
-    throw new RedlockConfigError(
-      `${option}.port`,
-      `expected a port 1-65535, got ${describe(shape.port)}`,
-    );
-  }
-}
-
-function validateUrl(url: string, option: string): void {
-  if (url === '') {
-    throw new RedlockConfigError(
-      option,
-      'is an empty string (a trailing comma in a comma-separated list?); expected redis://host:port, rediss://host:port or memory://',
-    );
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new RedlockConfigError(
-      option,
-      `"${redactUrl(url)}" is not a URL; expected redis://host:port, rediss://host:port or memory://`,
-    );
-  }
-  if (!URL_SCHEMES.has(parsed.protocol)) {
-    throw new RedlockConfigError(
-      option,
-      `unsupported scheme "${parsed.protocol}" in "${redactUrl(url)}"; expected redis://, rediss:// or memory://`,
-    );
-  }
-  if (parsed.protocol === 'memory:') return;
-  if (!parsed.hostname) {
-    throw new RedlockConfigError(option, `"${redactUrl(url)}" has no host`);
-  }
-  if (parsed.port && !isPort(Number(parsed.port))) {
-    throw new RedlockConfigError(option, `"${redactUrl(url)}" has an invalid port`);
-  }
-  const db = parsed.pathname.replace(/^\//, '');
-  if (db && !/^\d+$/.test(db)) {
-    throw new RedlockConfigError(option, `"${redactUrl(url)}": the path must be a database number`);
-  }
-}
-
-function isPort(value: unknown): boolean {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536;
 }
 
 /** The nodes value for a message: never its content (it may hold URLs with passwords). */

@@ -120,11 +120,20 @@ function validateBreaker(options: CircuitBreakerOptions): CircuitBreakerOptions 
  */
 export function validateNodes(adapters: readonly LockAdapter[]): void {
   const list: unknown = adapters;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new RedlockConfigError('nodes', 'give at least one node');
+  if (!Array.isArray(list)) {
+    // Not `describe`: a string here is most likely a URL, and may carry its password.
+    const got = typeof list === 'string' ? 'a string' : describe(list);
+    throw new RedlockConfigError('nodes', `expected an array of LockAdapters, got ${got}`);
   }
+  if (list.length === 0) throw new RedlockConfigError('nodes', 'give at least one node');
   const names = new Map<string, number>();
-  adapters.forEach((adapter, index) => {
+  adapters.forEach((adapter: unknown, index) => {
+    if (!isAdapterShaped(adapter)) {
+      throw new RedlockConfigError(
+        `nodes[${index}]`,
+        `expected a LockAdapter (build one with createLockAdapter(url)), got ${describe(adapter)}`,
+      );
+    }
     const first = adapters.indexOf(adapter);
     const earlier = adapter.name.startsWith('memory:') ? undefined : names.get(adapter.name);
     if (first !== index || earlier !== undefined) {
@@ -135,4 +144,19 @@ export function validateNodes(adapters: readonly LockAdapter[]): void {
     }
     names.set(adapter.name, index);
   });
+}
+
+/**
+ * What the engine calls on every node: enough to refuse a URL or an options object handed to
+ * `new Redlock` (instead of through `createLockAdapter`) with an error that says so.
+ */
+function isAdapterShaped(value: unknown): value is LockAdapter {
+  if (typeof value !== 'object' || value === null) return false;
+  const adapter = value as Partial<Record<keyof LockAdapter, unknown>>;
+  return (
+    typeof adapter.name === 'string' &&
+    typeof adapter.acquire === 'function' &&
+    typeof adapter.release === 'function' &&
+    typeof adapter.extend === 'function'
+  );
 }

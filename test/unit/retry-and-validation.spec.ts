@@ -1,5 +1,8 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
+import { createLockAdapter, type RedlockNode } from '../../lib/adapters/lock-adapter.factory.js';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
+import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
 import { LockKeyError, RedlockConfigError } from '../../lib/redlock.errors.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { exponentialBackoff, LockPresets } from '../../lib/services/retry-policies.js';
@@ -72,5 +75,64 @@ describe('validation: one typed code per rule', () => {
     const error = await redlock.acquire('x'.repeat(2_000)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockKeyError);
     expect((error as LockKeyError).code).toBe('ERR_REDLOCK_KEY_TOO_LONG');
+  });
+});
+
+describe('nodes given outside the module: createLockAdapter and new Redlock', () => {
+  // Each would otherwise throw a bare TypeError, or quietly connect somewhere else
+  // ('' and [] to localhost:6379, 'http://x' to the unix socket /x, a port "x" to NaN).
+  it.each([
+    ['undefined', undefined, 'ERR_REDLOCK_INVALID_NODE'],
+    ['null', null, 'ERR_REDLOCK_INVALID_NODE'],
+    ['a number', 42, 'ERR_REDLOCK_INVALID_NODE'],
+    ['an array', [], 'ERR_REDLOCK_INVALID_NODE'],
+    ['a function', () => 'redis://h', 'ERR_REDLOCK_INVALID_NODE'],
+    ['an empty string', '', 'ERR_REDLOCK_INVALID_NODE'],
+    ['not a URL', 'cache:6379', 'ERR_REDLOCK_INVALID_NODE'],
+    ['an http:// URL', 'http://cache', 'ERR_REDLOCK_INVALID_NODE'],
+    ['a URL with a password that does not parse', 'redis://:hunter2@', 'ERR_REDLOCK_INVALID_NODE'],
+    ['a URL whose path is not a database', 'redis://:hunter2@cache/db', 'ERR_REDLOCK_INVALID_NODE'],
+    ['an empty cluster', { cluster: [] }, 'ERR_REDLOCK_INVALID_CLUSTER'],
+    ['no sentinels', { sentinels: [], name: 'm' }, 'ERR_REDLOCK_INVALID_SENTINELS'],
+    ['a port that is not a number', { port: 'x', password: 'hunter2' }, 'ERR_REDLOCK_INVALID_PORT'],
+  ])(
+    'createLockAdapter(%s) throws RedlockConfigError %s without the password',
+    (_t, node, code) => {
+      let adapter: unknown;
+      let error: unknown;
+      try {
+        adapter = createLockAdapter(node as RedlockNode);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(adapter).toBeUndefined();
+      expect(error).toBeInstanceOf(RedlockConfigError);
+      expect((error as RedlockConfigError).code).toBe(code);
+      expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain('hunter2');
+    },
+  );
+
+  it('createLockAdapter trims a URL as the module does', async () => {
+    const adapter = createLockAdapter(' memory://trimmed ');
+    expect(adapter.name).toBe('memory://trimmed');
+    await adapter.close?.();
+  });
+
+  it.each([
+    ['a URL string', 'redis://:hunter2@cache:6379', 'nodes'],
+    ['a URL in the list', ['redis://:hunter2@cache:6379'], 'nodes[0]'],
+    ['options in the list', [{ host: 'cache', password: 'hunter2' }], 'nodes[0]'],
+    ['null in the list', [new MemoryLockAdapter(), null], 'nodes[1]'],
+  ])('new Redlock(%s) throws RedlockConfigError naming the bad entry', (_t, nodes, option) => {
+    let error: unknown;
+    try {
+      new Redlock(nodes as unknown as LockAdapter[]);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(RedlockConfigError);
+    expect((error as RedlockConfigError).option).toBe(option);
+    expect((error as Error).message).toMatch(/createLockAdapter|array of LockAdapters/);
+    expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain('hunter2');
   });
 });
