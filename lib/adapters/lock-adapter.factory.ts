@@ -9,6 +9,7 @@ import {
   isIoredisLike,
   isLockAdapter,
   isNodeRedisClient,
+  validateFactoryOptions,
   validateRedlockNode,
 } from './node-validation.js';
 
@@ -82,6 +83,7 @@ export function createLockAdapter(
   } = {},
 ): LockAdapter {
   validateRedlockNode(node, 'node');
+  validateFactoryOptions(options);
   const credentials = options.credentials ?? {};
   if (typeof node === 'string') node = node.trim();
   if (node instanceof Redis || node instanceof Cluster) {

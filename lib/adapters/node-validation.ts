@@ -142,3 +142,31 @@ function validateUrl(url: string, option: string): void {
 function isPort(value: unknown): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536;
 }
+
+/** The second argument of `createLockAdapter`: an object whose callbacks are functions. */
+export function validateFactoryOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new RedlockConfigError('options', `expected an object, got ${describe(options)}`);
+  }
+  const { onError, onReady, credentials } = options as Record<string, unknown>;
+  for (const [name, value] of [
+    ['onError', onError],
+    ['onReady', onReady],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'function') {
+      throw new RedlockConfigError(name, `expected a function, got ${describe(value)}`);
+    }
+  }
+  if (
+    credentials !== undefined &&
+    (typeof credentials !== 'object' ||
+      credentials === null ||
+      typeof (credentials as { password?: unknown }).password !== 'string')
+  ) {
+    // Never `describe(credentials)`: it is the one value here that is a secret.
+    throw new RedlockConfigError(
+      'credentials',
+      'expected { username?, password } with a string password',
+    );
+  }
+}

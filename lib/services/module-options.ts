@@ -8,6 +8,7 @@ import { DEFAULT_KEY_PREFIX } from '../redlock.constants.js';
 import { redactUrl } from '../redaction.js';
 import { RedlockConfigError } from '../redlock.errors.js';
 import { parseDuration } from './duration.js';
+import { validateCircuitBreaker, validateLogger, validateOnEvent } from './engine-options.js';
 import { DEFAULT_LOCK_OPTIONS, describe, resolveLockOptions } from './lock-options.js';
 import { resolveHolderOptions } from './instance-record.js';
 import {
@@ -100,23 +101,10 @@ export function resolveModuleOptions(
       `expected whole milliseconds >= 0 or a duration such as '5s', got ${describe(connectTimeout)}`,
     );
   }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw new RedlockConfigError(
-      'onEvent',
-      `expected a function, got ${describe(options.onEvent)}`,
-    );
-  }
+  validateOnEvent(options.onEvent);
+  if (options.logger !== false) validateLogger(options.logger, 'logger');
   const { circuitBreaker, degradedMode = false } = options;
-  if (
-    circuitBreaker !== undefined &&
-    circuitBreaker !== false &&
-    (typeof circuitBreaker !== 'object' || circuitBreaker === null)
-  ) {
-    throw new RedlockConfigError(
-      'circuitBreaker',
-      `expected { failureThreshold, coolDown } or false, got ${describe(circuitBreaker)}`,
-    );
-  }
+  validateCircuitBreaker(circuitBreaker);
   if (typeof degradedMode !== 'boolean') {
     throw new RedlockConfigError(
       'degradedMode',

@@ -12,6 +12,7 @@ import { type AcquisitionContext, obtain } from './acquisition.js';
 import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
 import { type Clock, sleep, withTimers } from './clock.js';
 import { DegradedMode } from './degraded-mode.js';
+import { resolveCloseTimeout, validateEngineOptions } from './engine-options.js';
 import { Lease } from './lease.js';
 import { LeaseIO } from './lease-io.js';
 import type { Lock } from './lock.js';
@@ -114,10 +115,8 @@ export class Redlock {
     options: RedlockEngineOptions = {},
   ) {
     validateNodes(adapters);
+    validateEngineOptions(options);
     const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-    if (typeof keyPrefix !== 'string') {
-      throw new RedlockConfigError('keyPrefix', `expected a string, got ${describe(keyPrefix)}`);
-    }
     this.keyPrefix = keyPrefix;
     this.quorum = Math.floor(adapters.length / 2) + 1;
     this.clock = withTimers(options.clock);
@@ -317,14 +316,15 @@ export class Redlock {
   /**
    * Shuts down gracefully: new acquisitions fail at once with `RedlockUnavailableError`; locks
    * still held stay held (and keep renewing) until released or until `timeout` ms pass; then
-   * every remaining lock is released. @default timeout 0
+   * every remaining lock is released. `timeout` is milliseconds or a duration such as `'10s'`;
+   * a bad one rejects with `RedlockConfigError` before anything is shut down. @default timeout 0
    */
-  async close(options: { timeout?: number } = {}): Promise<void> {
+  async close(options?: { timeout?: number | string }): Promise<void> {
+    const timeout = resolveCloseTimeout(options);
     if (this.state !== 'open') return;
     this.state = 'closing';
     // Keys kept for a holdAtLeast window are freed now; releases from here on delete at once.
     const heldBack = this.leases.beginShutdown();
-    const timeout = options.timeout ?? 0;
     if (timeout > 0) {
       // The wait's timer goes once drained: it would keep the process alive for the rest of
       // `timeout` (a Nest app lingered 10 s after app.close()).

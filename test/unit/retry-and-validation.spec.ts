@@ -4,6 +4,7 @@ import { createLockAdapter, type RedlockNode } from '../../lib/adapters/lock-ada
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
 import { LockKeyError, RedlockConfigError } from '../../lib/redlock.errors.js';
+import { ManualClock } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { exponentialBackoff, LockPresets } from '../../lib/services/retry-policies.js';
 
@@ -134,5 +135,76 @@ describe('nodes given outside the module: createLockAdapter and new Redlock', ()
     expect((error as RedlockConfigError).option).toBe(option);
     expect((error as Error).message).toMatch(/createLockAdapter|array of LockAdapters/);
     expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain('hunter2');
+  });
+});
+
+describe('engine options and close() options', () => {
+  const adapters = () => [new MemoryLockAdapter()];
+
+  it.each([
+    ['null', null, 'options'],
+    ['onEvent: 5', { onEvent: 5 }, 'onEvent'],
+    ['clock: 5', { clock: 5 }, 'clock'],
+    ['a clock without wallNow', { clock: { now: () => 0 } }, 'clock'],
+    ['circuitBreaker: 5', { circuitBreaker: 5 }, 'circuitBreaker'],
+    ['logger: console.log', { logger: console.log }, 'logger'],
+    ['degraded: {}', { degraded: {} }, 'degraded'],
+    ['keyPrefix: 5', { keyPrefix: 5 }, 'keyPrefix'],
+    ['instanceName: ""', { instanceName: '' }, 'instanceName'],
+  ])(
+    'new Redlock(adapters, %s) throws RedlockConfigError naming the option',
+    (_t, options, option) => {
+      let error: unknown;
+      try {
+        new Redlock(adapters(), options as never);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(RedlockConfigError);
+      expect((error as RedlockConfigError).option).toBe(option);
+    },
+  );
+
+  it.each([
+    ['null', null],
+    ['onError: 5', { onError: 5 }],
+    ['credentials without a password', { credentials: { username: 'u' } }],
+  ])('createLockAdapter(url, %s) throws RedlockConfigError', (_t, options) => {
+    expect(() => createLockAdapter('memory://x', options as never)).toThrow(RedlockConfigError);
+  });
+
+  it.each([
+    ['null', null, 'options'],
+    ['timeout: -1', { timeout: -1 }, 'timeout'],
+    ['timeout: "soon"', { timeout: 'soon' }, 'timeout'],
+    ['timeout: NaN', { timeout: Number.NaN }, 'timeout'],
+  ])(
+    'close(%s) rejects with RedlockConfigError and shuts nothing down',
+    async (_t, options, option) => {
+      const redlock = new Redlock(adapters());
+      const lock = await redlock.acquire('close-bad');
+      const error = await redlock.close(options as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedlockConfigError);
+      expect((error as RedlockConfigError).option).toBe(option);
+      // Still open: the lock is held, and new locks can be taken.
+      expect(lock.isHeld()).toBe(true);
+      await (await redlock.acquire('close-bad-2')).release();
+      await lock.release();
+      await redlock.close();
+    },
+  );
+
+  it("close({ timeout: '5s' }) waits for held locks like close({ timeout: 5_000 })", async () => {
+    const clock = new ManualClock();
+    const redlock = new Redlock(adapters(), { clock });
+    const lock = await redlock.acquire('close-duration', { ttl: 60_000 });
+    const closing = redlock.close({ timeout: '5s' });
+    // Nothing to wait for but the event loop: a close that ignored the duration has released
+    // the lock by now.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lock.isHeld()).toBe(true);
+    await clock.advance(5_000);
+    await closing;
+    expect(lock.isHeld()).toBe(false);
   });
 });
