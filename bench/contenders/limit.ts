@@ -6,6 +6,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
+import { releaseChannel } from '../../lib/adapters/redis-keys.js';
+import { RELEASE } from '../../lib/adapters/redis-scripts.js';
 import { sleep } from '../core/clock.js';
 import type { Contender, ContenderSettings } from '../core/contenders.js';
 import { closeClients, peerClients } from './clients.js';
@@ -35,14 +37,26 @@ class BusyError extends Error {
   override readonly name = 'BusyError';
 }
 
+/**
+ * `ours`: the same loop speaking our wire protocol, so a run splits ours' gap to the loop into
+ * what our commands cost and what our code costs: `SET key value NX PX ttl GET` (GET tells a
+ * replayed SET from a busy key) and our RELEASE script, whose PUBLISH wakes the waiters of
+ * other processes.
+ */
+export type LimitProtocol = 'minimal' | 'ours';
+
 export async function createLimit(
   urls: readonly string[],
   settings: ContenderSettings,
   clientOptions: RedisOptions = {},
+  protocol: LimitProtocol = 'minimal',
 ): Promise<Contender<LimitLock>> {
   const clients = await peerClients(urls, clientOptions);
+  const ours = protocol === 'ours';
   const shas = await Promise.all(
-    clients.map((client) => client.script('LOAD', COMPARE_AND_DELETE) as Promise<string>),
+    clients.map(
+      (client) => client.script('LOAD', ours ? RELEASE.lua : COMPARE_AND_DELETE) as Promise<string>,
+    ),
   );
   const sha = shas[0]!;
   const n = clients.length;
@@ -69,9 +83,13 @@ export async function createLimit(
         }
       };
       for (let i = 0; i < n; i += 1) {
-        clients[i]!.set(key, value, 'PX', ttl, 'NX').then(
+        const set: Promise<string | null> = ours
+          ? clients[i]!.call('set', key, value, 'NX', 'PX', ttl, 'GET') as Promise<string | null>
+          : clients[i]!.set(key, value, 'PX', ttl, 'NX');
+        set.then(
           (reply) => {
-            if (reply === 'OK') yes += 1;
+            // 'OK' from the plain SET; null from SET ... GET when the key was free.
+            if (reply === (ours ? null : 'OK')) yes += 1;
             else {
               refused[i] = true;
               no += 1;
@@ -103,11 +121,17 @@ export async function createLimit(
         answered += 1;
         if (answered === need) resolve();
       };
-      for (const client of targets) client.evalsha(sha, 1, key, value).then(done, done);
+      if (ours) {
+        const channel = releaseChannel(key);
+        for (const client of targets)
+          client.evalsha(sha, 1, key, value, 'PUBLISH', channel).then(done, done);
+      } else {
+        for (const client of targets) client.evalsha(sha, 1, key, value).then(done, done);
+      }
     });
 
   return {
-    id: clientOptions.enableAutoPipelining ? 'limit-pipelined' : 'limit',
+    id: ours ? 'limit-ours' : clientOptions.enableAutoPipelining ? 'limit-pipelined' : 'limit',
     nodes: n,
     acquire: async (key, signal) => {
       const deadline = performance.now() + waitMs;

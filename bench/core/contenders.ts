@@ -18,6 +18,7 @@ export type ContenderId =
   | 'sesame-fast'
   | 'semaphore'
   | 'limit'
+  | 'limit-ours'
   | 'limit-pipelined';
 
 export type Family = 'ours' | 'node-redlock' | 'sesame' | 'semaphore' | 'limit';
@@ -134,6 +135,17 @@ export const CONTENDERS: readonly ContenderInfo[] = [
       '`SET key value NX PX ttl` to every node in parallel, answered at the majority; compare-and-delete release by `EVALSHA` to every node, answered at the majority. Hot key: takes back a minority and polls again after 2–4 ms.',
   },
   {
+    id: 'limit-ours',
+    family: 'limit',
+    peer: false,
+    secondary: true,
+    pkg: 'ioredis',
+    label: () => 'limit with our commands ²',
+    setup:
+      'The same loop sending exactly the commands ours sends: `SET key value NX PX ttl GET` (GET tells a replayed SET from a busy key) and our release script by `EVALSHA` with its `PUBLISH` to the release channel. Between the limit and ours: the limit → this row is what our commands cost, this row → ours what our code costs. Secondary row.',
+    only: ['throughput'],
+  },
+  {
     id: 'limit-pipelined',
     family: 'limit',
     peer: false,
@@ -209,6 +221,8 @@ export async function createContender(
       return createSemaphore(urls, settings);
     case 'limit':
       return createLimit(urls, settings);
+    case 'limit-ours':
+      return createLimit(urls, settings, {}, 'ours');
     case 'limit-pipelined':
       return createLimit(urls, settings, { enableAutoPipelining: true });
   }

@@ -15,6 +15,7 @@ const COLORS: Record<ContenderId, string> = {
   'sesame-fast': '#c084fc',
   semaphore: '#16a34a',
   limit: '#6b7280',
+  'limit-ours': '#4b5563',
   'limit-pipelined': '#9ca3af',
 };
 
@@ -28,6 +29,7 @@ const LEGEND: Record<ContenderId, string> = {
   'sesame-fast': 'sesame 10±10',
   semaphore: 'redis-semaphore',
   limit: 'limit (hand-written)',
+  'limit-ours': 'limit, our commands',
   'limit-pipelined': 'limit, auto-pipelined',
 };
 
