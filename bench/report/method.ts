@@ -16,7 +16,7 @@ export function methodSection(run: RunResult): string[] {
     '',
     '**Honest by construction.**',
     '',
-    '- _Ours as users call it_: the headline row is `RedlockService` taken from a Nest application context built from `RedlockModule.forRoot({ nodes })`; the bare engine and `using` are secondary rows (²), never in a headline ratio, as is the limit on auto-pipelined clients; the headline limit uses plain clients, like the peers.',
+    '- _Ours as users call it_: the headline row is `RedlockService` taken from a Nest application context built from `RedlockModule.forRoot({ nodes })`; the bare engine and `using` are secondary rows (²), never in a headline ratio, as are the limit on auto-pipelined clients and the limit sending our commands; the headline limit uses plain clients, like the peers.',
     '- _Peers at their best_, each through its public API (below). “The best peer” is, per target, the peer row with the best median.',
     `- _Interleaved rounds_: each round gives every contender one turn, in an order that rotates every round, so drift in the shared machine’s speed spreads over all of them. Ratios are taken **per round** (ours in round i ÷ the other in round i) and reported as the **median of the per-round ratios with their min–max** (and IQR from 5 rounds). The 1-minute load average is recorded per round and per phase (tables above).`,
     '- _Client CPU_: `process.cpuUsage()` of the bench process around each turn (all in-process contenders), per operation.',

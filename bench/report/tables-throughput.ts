@@ -55,7 +55,7 @@ export function throughputTable(title: string, blocks: readonly ThroughputBlock[
     note:
       `Medians over ${rounds} interleaved round(s); ratios are medians of per-round ratios (ops/s), min–max across rounds. ` +
       'client CPU: user + system of the bench process. Redis cmd: server time in top-level commands only (scripts include their inner commands, which are not counted again; ≈: a command type was sent both directly and from scripts, apportioned by calls). ' +
-      'Redis CPU: main-thread CPU of the redis-server processes (commands + network + parsing). Both summed over the nodes. ² secondary rows (ours’ engine and `using`; the limit on auto-pipelined clients), never in a headline ratio. ' +
+      'Redis CPU: main-thread CPU of the redis-server processes (commands + network + parsing). Both summed over the nodes. ² secondary rows (ours’ engine and `using`; the limit on auto-pipelined clients; the limit sending our commands), never in a headline ratio. ' +
       `Load (1-min avg) during the rounds: ${blocks.map((b) => `${b.nodes} node(s) ${loadRange(b.load)}`).join(', ')}.`,
   };
 }
