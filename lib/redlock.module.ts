@@ -9,7 +9,7 @@ import type {
   RedlockModuleExtras,
   RedlockModuleOptions,
 } from './interfaces/redlock-module-options.interface.js';
-import { safeMessage } from './redaction.js';
+import { describe, safeMessage } from './redaction.js';
 import { RedlockErrorsInterceptor } from './redlock-errors.interceptor.js';
 import { RedlockExceptionFilter } from './redlock-exception.filter.js';
 import { NodeStatus } from './redlock-node-status.js';
@@ -160,6 +160,7 @@ export class RedlockModule {
    * ```
    */
   static forRoot(options: RedlockModuleOptions & RedlockModuleExtras): DynamicModule {
+    assertObject(options, 'RedlockModule.forRoot({ nodes: [...] })');
     return assemble(RedlockOptionsModule.forRoot(options), options);
   }
 
@@ -176,7 +177,22 @@ export class RedlockModule {
    * ```
    */
   static forRootAsync(options: RedlockModuleAsyncOptions): DynamicModule {
+    assertObject(options, 'RedlockModule.forRootAsync({ useFactory, inject })');
+    const { useFactory, useClass, useExisting } = options as Record<string, unknown>;
+    if (typeof useFactory !== 'function' && useClass === undefined && useExisting === undefined) {
+      throw new RedlockConfigError(
+        'options',
+        'RedlockModule.forRootAsync needs useFactory (a function returning the options), useClass or useExisting',
+      );
+    }
     return assemble(RedlockOptionsModule.forRootAsync(options), options);
+  }
+}
+
+/** Nest's module builder reads the options' keys at import time: a TypeError for null. */
+function assertObject(options: unknown, usage: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new RedlockConfigError('options', `expected ${usage}, got ${describe(options)}`);
   }
 }
 

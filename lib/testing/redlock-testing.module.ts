@@ -3,6 +3,8 @@ import { MemoryLockAdapter } from '../adapters/memory.adapter.js';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import { REDLOCK_CONNECTIONS } from '../redlock.constants.js';
+import { RedlockConfigError } from '../redlock.errors.js';
+import { describe } from '../redaction.js';
 import { HTTP_ERROR_PROVIDERS, REDLOCK_EXPORTS, RedlockModule } from '../redlock.module.js';
 import type { ManualClock } from '../services/clock.js';
 import { resolveModuleOptions } from '../services/module-options.js';
@@ -79,6 +81,12 @@ export class RedlockTestingModule {
    * ```
    */
   static forRoot(options: RedlockTestingModuleOptions = {}): DynamicModule {
+    if (typeof options !== 'object' || options === null) {
+      throw new RedlockConfigError(
+        'options',
+        `expected RedlockTestingModule.forRoot({ clock?, store?, httpErrors? }), got ${describe(options)}`,
+      );
+    }
     const { clock, store, httpErrors = true } = options;
     return {
       module: RedlockModule,

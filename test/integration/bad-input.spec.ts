@@ -19,6 +19,7 @@ import {
   RedlockUnavailableError,
   WithLock,
 } from '../../lib/index.js';
+import { RedlockTestingModule } from '../../lib/testing/redlock-testing.module.js';
 import { eventually } from '../support/adapters.js';
 import { deferred } from '../support/deferred.js';
 import { findFreePort, releasePort } from '../support/free-port.js';
@@ -362,6 +363,28 @@ describe('bad module options fail the build of the app with RedlockConfigError',
     expect(error).toBeInstanceOf(RedlockConfigError);
     expect((error as RedlockConfigError).option).toBe('lock.ttl');
     expectNoCredentials(error);
+    await expectNothingSent();
+  });
+
+  it.each([
+    ['forRoot(null)', () => RedlockModule.forRoot(null as never)],
+    ['forRoot(undefined)', () => RedlockModule.forRoot(undefined as never)],
+    ['forRootAsync(null)', () => RedlockModule.forRootAsync(null as never)],
+    ['forRootAsync({}) without a factory', () => RedlockModule.forRootAsync({})],
+    [
+      'forRootAsync({ useFactory: 5 })',
+      () => RedlockModule.forRootAsync({ useFactory: 5 as never }),
+    ],
+    ['RedlockTestingModule.forRoot(null)', () => RedlockTestingModule.forRoot(null as never)],
+  ])('%s throws RedlockConfigError where the module is imported', (_title, declare) => {
+    // Each would otherwise throw a TypeError reading the options' keys.
+    expect(declare).toThrow(RedlockConfigError);
+  });
+
+  it('forRootAsync: a factory resolving to null fails the build with RedlockConfigError', async () => {
+    const error = await initError(RedlockModule.forRootAsync({ useFactory: () => null as never }));
+    expect(error).toBeInstanceOf(RedlockConfigError);
+    expect((error as RedlockConfigError).option).toBe('options');
     await expectNothingSent();
   });
 });
