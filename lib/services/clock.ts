@@ -50,6 +50,28 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Epoch ms minus monotonic ms, to label monotonic deadlines as epoch times (`expiresAt`).
+ * `Date.now()` counts whole milliseconds and `performance.now()` does not, so their raw
+ * difference wanders within a millisecond from one read to the next, and with it every
+ * label made from it: a lock's `expiresAt` read twice could differ by 1 ms with nothing
+ * changed. This keeps the first difference until the clocks really move apart (more than
+ * 1 ms: an NTP step or a manual change of the wall clock), then follows them.
+ */
+export class WallOffset {
+  #offset = Number.NaN;
+
+  constructor(private readonly clock: Pick<Clock, 'now' | 'wallNow'>) {}
+
+  get(): number {
+    const fresh = this.clock.wallNow() - this.clock.now();
+    // NaN on the first read: the comparison fails and the first difference is kept.
+    if (Math.abs(fresh - this.#offset) <= 1) return this.#offset;
+    this.#offset = fresh;
+    return fresh;
+  }
+}
+
 interface ManualTimer {
   at: number;
   seq: number;

@@ -1,13 +1,15 @@
 import type { LockMode } from '../interfaces/lock-options.interface.js';
 import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import type { LockLostError } from '../redlock.errors.js';
-import type { Clock } from './clock.js';
+import type { Clock, WallOffset } from './clock.js';
 import type { Lease } from './lease.js';
 import type { LeaseShapes } from './lease-shape.js';
 
 /** What a lease needs from the engine: the I/O of extending and releasing its keys. */
 export interface LeaseDriver {
   readonly clock: Clock;
+  /** Labels the leases' monotonic deadlines as epoch times, steadily (see `WallOffset`). */
+  readonly wallOffset: WallOffset;
   /** Put before a resource name to make its key. */
   readonly keyPrefix: string;
   /** The shapes of this engine's leases (see `leaseShape`). */

@@ -5,7 +5,7 @@ import type {
   ReleaseStatus,
 } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, RedlockUnavailableError } from '../redlock.errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { type Clock, type TimerHandle, WallOffset } from './clock.js';
 import { HeldLeases } from './held-leases.js';
 import type { LeaseShapes } from './lease-shape.js';
 import { type Lease, type LeaseDriver, NO_LEASES } from './lease.js';
@@ -24,6 +24,7 @@ import { countOk } from './quorum-round.js';
 export class LeaseIO implements LeaseDriver {
   readonly held = new HeldLeases<Lease>();
   readonly shapes: LeaseShapes = new Map();
+  readonly wallOffset: WallOffset;
   private readonly renewWarned = new WeakSet<Lease>();
   private drained: (() => void) | undefined;
   /** Released leases whose keys stay until the end of their holdAtLeast window. */
@@ -41,7 +42,9 @@ export class LeaseIO implements LeaseDriver {
     private readonly nodes: NodeGuard,
     private readonly logger: RedlockLogger | undefined,
     private readonly emit: (event: RedlockEvent, lease?: Lease) => void,
-  ) {}
+  ) {
+    this.wallOffset = new WallOffset(clock);
+  }
 
   /** Resolves once no lease is held (immediately when none is). */
   whenDrained(): Promise<void> {

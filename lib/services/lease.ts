@@ -237,10 +237,9 @@ export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
 
   /** Epoch ms of the expiry; `deadline`: the one an extension is about to set. */
   expiryAt(deadline = this.deadline): number {
-    const clock = this.driver.clock;
     let until = Math.min(deadline, this.maxHoldUntil);
     for (const parent of this.parents) until = Math.min(until, parent.deadline);
-    return Math.floor(clock.wallNow() + (until - clock.now()));
+    return Math.floor(until + this.driver.wallOffset.get());
   }
 
   /** Turns auto-extension on (used by `using`) and re-plans the timer accordingly. */

@@ -406,3 +406,28 @@ describe('waiting in line within one process', () => {
     await node.close();
   });
 });
+
+describe('expiresAt', () => {
+  it('reads the same while nothing changes, and follows a step of the wall clock', async () => {
+    // Date.now() counts whole milliseconds and performance.now() does not: a label made from
+    // their difference on every read moved by 1 ms between two reads with nothing changed.
+    let t = 0;
+    let step = 0;
+    const clock = { now: () => t, wallNow: () => Math.floor(1_800_000_000_000 + step + t) };
+    const redlock = new Redlock([new MemoryLockAdapter()], { clock });
+    const lock = await redlock.acquire('steady-expiry', { ttl: 10_000 });
+    const reads: number[] = [];
+    for (const at of [0, 0.2, 0.5, 0.9, 1.1, 1.6, 2.4]) {
+      t = at;
+      reads.push(lock.expiresAt);
+    }
+    expect(reads).toEqual(reads.map(() => reads[0]));
+    expect((JSON.parse(JSON.stringify(lock)) as { expiresAt: number }).expiresAt).toBe(reads[0]);
+    // An NTP step or a manual change of the wall clock: the label follows it.
+    step = 5_000;
+    // (within the millisecond the two clocks' resolutions allow).
+    expect(Math.abs(lock.expiresAt - (reads[0]! + 5_000))).toBeLessThanOrEqual(1);
+    await lock.release();
+    await redlock.close();
+  });
+});
