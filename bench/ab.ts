@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]
- * [--instant]`:
+ * [--instant] [--hooks]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
  * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
@@ -12,12 +12,17 @@
  * new ÷ loop and base ÷ loop with their min–max. Uncontended acquire + release on a new key
  * per call through `Redlock` (the engine without Nest: the Nest layer is the same for both).
  *
+ * `--hooks`: turns on `AsyncLocalStorage`'s promise hooks first, as the first `using` or
+ * `@WithLock` call does in an application (and nestjs-cls or OpenTelemetry's context manager
+ * do anyway): every promise then costs more, so a path with fewer promises gains more.
+ *
  * `--instant`: nodes that answer at once, in process (no Redis, no loop): the library's own
  * CPU per lock, without the syscalls that dominate and blur it on real connections.
  *
  * The base commit is built with the project's TypeScript in a temporary `git worktree` (node
  * modules linked from this checkout), which is removed afterwards.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +46,7 @@ interface Args {
   readonly rounds: number;
   readonly ops: number;
   readonly instant: boolean;
+  readonly hooks: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -60,6 +66,7 @@ function parseArgs(argv: readonly string[]): Args {
     rounds: count('rounds', 9),
     ops: count('ops', 2_000),
     instant: argv.includes('--instant'),
+    hooks: argv.includes('--hooks'),
   };
 }
 
@@ -148,6 +155,8 @@ interface Turn {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // Enabled by a store's first run and on from then on, for the whole process.
+  if (args.hooks) new AsyncLocalStorage<number>().run(1, () => undefined);
   const base = buildBase(args.base);
   const fleet = args.instant ? undefined : await startRedisFleet({ nodes: args.nodes });
   const urls = fleet?.urls ?? Array.from({ length: args.nodes }, (_, i) => `instant://${i}`);
@@ -223,7 +232,8 @@ async function main(): Promise<void> {
     console.log(
       `A/B ${args.base} (base) vs this checkout (new)${fleet ? ' vs the loop' : ''}: ` +
         `${args.nodes} ${fleet ? 'node(s)' : 'instant node(s)'}, ` +
-        `${args.inFlight} in flight, ${args.rounds} rounds of ${args.ops} locks, load ${load}`,
+        `${args.inFlight} in flight, ${args.rounds} rounds of ${args.ops} locks, load ${load}` +
+        (args.hooks ? ', AsyncLocalStorage promise hooks on' : ''),
     );
     const med = (label: string, pick: (t: Turn) => number): string =>
       spread(turns.get(label)!.map(pick)).median.toFixed(1);

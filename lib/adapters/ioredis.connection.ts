@@ -253,7 +253,13 @@ export class IoredisConnection implements RedisConnection {
     args: readonly (string | number)[],
   ): Promise<unknown> {
     try {
-      return target.call(name, ...args).catch(this.#explain);
+      const reply = target.call(name, ...args);
+      // Sent on a ready connection, a failure is the server's answer or the socket closing
+      // under it, and callers see it as is: a promise fewer per lock command. Otherwise the
+      // failure is ours to explain (why the node cannot be reached).
+      return (target as { status?: string }).status === 'ready'
+        ? reply
+        : reply.catch(this.#explain);
     } catch (error) {
       return this.#thrown(error);
     }

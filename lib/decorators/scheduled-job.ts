@@ -13,6 +13,7 @@ import { DEFAULT_TICK_TOLERANCE } from '../services/tick-claims.js';
 import { coordinationOf, copyMetadata, injectService } from './coordination-access.js';
 import { recordKeySite } from './key-sites.js';
 import { isCronMethod } from './schedule-metadata.js';
+import { rejection } from '../services/rejection.js';
 
 /** Options every scheduled-job decorator takes. */
 export interface ScheduledJobOptions {
@@ -94,7 +95,7 @@ export function scheduledJob(
           () => (original as (...a: unknown[]) => unknown).apply(this, args),
         );
       } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        return rejection(error);
       }
     };
     copyMetadata(original, wrapper);

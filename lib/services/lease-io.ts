@@ -6,6 +6,7 @@ import type {
 } from '../interfaces/redlock-events.interface.js';
 import { LockLostError, RedlockUnavailableError } from '../redlock.errors.js';
 import { type Clock, type TimerHandle, WallOffset } from './clock.js';
+import { rejection } from './rejection.js';
 import { HeldLeases } from './held-leases.js';
 import type { LeaseShapes } from './lease-shape.js';
 import { type Lease, type LeaseDriver, NO_LEASES } from './lease.js';
@@ -97,29 +98,35 @@ export class LeaseIO implements LeaseDriver {
     );
   }
 
-  async releaseLease(lease: Lease): Promise<ReleaseStatus> {
-    this.forget(lease);
-    for (const companion of lease.companions ?? NO_LEASES)
-      void companion.release().catch(() => undefined);
-    if (lease.keyless) return 'released';
-    // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
-    const holdUntil = lease.holdUntil;
-    if (
-      lease.released &&
-      !this.shuttingDown &&
-      holdUntil > lease.acquiredAt &&
-      holdUntil - this.clock.now() >= 1
-    ) {
-      return this.holdBack(lease);
+  releaseLease(lease: Lease): Promise<ReleaseStatus> {
+    // Not async, like the engine's acquire: one promise per release fewer with promise hooks on.
+    try {
+      this.forget(lease);
+      for (const companion of lease.companions ?? NO_LEASES)
+        void companion.release().catch(() => undefined);
+      if (lease.keyless) return Promise.resolve('released');
+      // holdUntil is past acquiredAt only with holdAtLeast: no clock read for the others.
+      const holdUntil = lease.holdUntil;
+      if (
+        lease.released &&
+        !this.shuttingDown &&
+        holdUntil > lease.acquiredAt &&
+        holdUntil - this.clock.now() >= 1
+      ) {
+        return this.holdBack(lease);
+      }
+      // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
+      // the key, or run the acquisition queued in its client once it reconnects.
+      return this.nodes
+        .always<OwnerReply>(this.adapters, this.releaseOn(lease), lease.nodeTimeout, this.confirmed)
+        .then((results) => this.released(lease, results));
+    } catch (error) {
+      return rejection(error);
     }
-    // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
-    // the key, or run the acquisition queued in its client once it reconnects.
-    const results = await this.nodes.always<OwnerReply>(
-      this.adapters,
-      this.releaseOn(lease),
-      lease.nodeTimeout,
-      this.confirmed,
-    );
+  }
+
+  /** A release's outcome from the nodes' answers, reported as a `released` event. */
+  private released(lease: Lease, results: readonly NodeResult<OwnerReply>[]): ReleaseStatus {
     const status = this.releaseStatus(lease, results, 'release');
     this.emit(
       {

@@ -31,6 +31,7 @@ import { type LockScope, openScope, type ScopeParts } from './lock-scope.js';
 import { Reentrancy } from './reentrancy.js';
 import { WaitingLines } from './release-waiter.js';
 import { buildTarget, type Resources } from './resource-target.js';
+import { rejection } from './rejection.js';
 import { Rollbacks } from './rollback.js';
 import { InstanceRecord } from './instance-record.js';
 import { inspectLocks, type InspectionParts } from './lock-inspection.js';
@@ -209,11 +210,15 @@ export class Redlock {
    * @throws LockNotAcquiredError when they stay busy for the whole `wait`.
    * @throws RedlockUnavailableError when no quorum of nodes answers.
    */
-  async acquire(resources: Resources, options?: LockOptions): Promise<Lock> {
-    const opts = this.resolveOptions(options);
-    const lease = await this.obtain(this.target(resources), opts, opts.autoExtend ?? false);
-    if (lease instanceof Lease) return lease.lock;
-    throw lease;
+  acquire(resources: Resources, options?: LockOptions): Promise<Lock> {
+    // Not async: one promise per call instead of the function's and its await's, which count
+    // once AsyncLocalStorage's promise hooks are on (after the first `using` or `@WithLock`).
+    try {
+      const opts = this.resolveOptions(options);
+      return this.obtain(this.target(resources), opts, opts.autoExtend ?? false).then(lockOf);
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /** A read (shared) lock: any number of readers at once, none while a writer holds or waits. */
@@ -273,7 +278,7 @@ export class Redlock {
       const opts = this.resolveOptions(options);
       return openScope(this.scopeParts, this.target(resources), opts);
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return rejection(error);
     }
   }
 
@@ -478,4 +483,10 @@ export class Redlock {
       this.logger?.error(`A redlock event listener threw: ${safeMessage(error)}`);
     }
   }
+}
+
+/** The lock an acquisition resolved to, or its error thrown. */
+function lockOf(lease: Lease | RedlockError): Lock {
+  if (lease instanceof Lease) return lease.lock;
+  throw lease;
 }
