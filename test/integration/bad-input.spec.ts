@@ -339,6 +339,13 @@ const configCases: ConfigCase[] = [
     option: 'connectTimeout',
     mentions: [/>= 0/, /got -1$/],
   },
+  {
+    // Accepted before, then a TypeError at the first log line.
+    title: 'logger: console.log (a function, not a logger)',
+    options: () => ({ nodes: [url], logger: console.log }),
+    option: 'logger',
+    mentions: [/log, warn and error methods/, /got a function$/],
+  },
 ];
 
 describe('bad module options fail the build of the app with RedlockConfigError', () => {
