@@ -2,6 +2,7 @@
  * `npm run bench`: every workload, every contender, one run. See BENCHMARKS.md for the method.
  * Progress goes to stderr; the result tables go to stdout.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -57,6 +58,12 @@ async function main(): Promise<number> {
       process.exit(130);
     });
   }
+  // Every contender runs under the same promise hooks: otherwise they would turn on at the
+  // first `using` of ours' secondary row, part-way through a partial run (--contenders).
+  if (cli.hooks) new AsyncLocalStorage<number>().run(1, () => undefined);
+  log(
+    `AsyncLocalStorage promise hooks: ${cli.hooks ? 'on for every contender' : 'off (--no-hooks)'}`,
+  );
   const { config, only } = cli;
   log(`nestjs-redlock bench (${config.quick ? 'quick' : 'full'}; workloads: ${only.join(', ')})`);
   let fleet: RedisFleet | undefined;

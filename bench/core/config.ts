@@ -202,6 +202,12 @@ export interface CliOptions {
   readonly writeDocs: boolean;
   /** `--no-profile`: skip the CPU profiles a full run takes when an uncontended target misses. */
   readonly profile: boolean;
+  /**
+   * `AsyncLocalStorage`'s promise hooks on from the start (the default), as in an application
+   * that uses `@WithLock`, nestjs-cls or OpenTelemetry; `--no-hooks` leaves them off until
+   * something turns them on (ours' `using` row does: pair it with `--contenders=` without it).
+   */
+  readonly hooks: boolean;
 }
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
@@ -227,6 +233,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     writeDocs:
       argv.includes('--write-docs') || (!quick && only.length === WORKLOADS.length && !contenders),
     profile: !quick && !argv.includes('--no-profile'),
+    hooks: !argv.includes('--no-hooks'),
   };
 }
 
