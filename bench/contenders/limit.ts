@@ -84,7 +84,7 @@ export async function createLimit(
       };
       for (let i = 0; i < n; i += 1) {
         const set: Promise<string | null> = ours
-          ? clients[i]!.call('set', key, value, 'NX', 'PX', ttl, 'GET') as Promise<string | null>
+          ? (clients[i]!.call('set', key, value, 'NX', 'PX', ttl, 'GET') as Promise<string | null>)
           : clients[i]!.set(key, value, 'PX', ttl, 'NX');
         set.then(
           (reply) => {
