@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import fc from 'fast-check';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
@@ -9,7 +10,7 @@ import {
   RedlockConfigError,
   RedlockUnavailableError,
 } from '../../lib/redlock.errors.js';
-import { type Clock, systemClock, type TimerHandle } from '../../lib/services/clock.js';
+import { type Clock, systemClock, type TimerHandle, WallOffset } from '../../lib/services/clock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { Lock } from '../../lib/services/lock.js';
 import { ownerValue } from '../../lib/services/owner-value.js';
@@ -408,6 +409,48 @@ describe('waiting in line within one process', () => {
 });
 
 describe('expiresAt', () => {
+  it('for any run of reads and wall-clock steps: steady between steps, within 2 ms of a fresh reading of both clocks', () => {
+    fc.assert(
+      fc.property(
+        // Each read: how far the monotonic clock moved (fractional ms) and a wall-clock step
+        // (0 most of the time; otherwise an NTP step or a manual change, either way).
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 0, max: 50, noNaN: true }),
+            fc.oneof(
+              fc.constant(0),
+              fc.integer({ min: 2, max: 60_000 }),
+              fc.integer({ min: -60_000, max: -2 }),
+            ),
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (reads) => {
+          let t = 0;
+          let wallStep = 0;
+          const clock = {
+            now: () => t,
+            wallNow: () => Math.floor(1_800_000_000_000 + wallStep + t),
+          };
+          const offset = new WallOffset(clock);
+          const deadline = 10_000;
+          let previous = Math.floor(deadline + offset.get());
+          for (const [advance, step] of reads) {
+            t += advance;
+            wallStep += step;
+            const label = Math.floor(deadline + offset.get());
+            // What a fresh reading of both clocks would say the expiry is.
+            const truth = clock.wallNow() + (deadline - t);
+            if (step === 0) expect(label).toBe(previous);
+            expect(Math.abs(label - truth)).toBeLessThanOrEqual(2);
+            previous = label;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('reads the same while nothing changes, and follows a step of the wall clock', async () => {
     // Date.now() counts whole milliseconds and performance.now() does not: a label made from
     // their difference on every read moved by 1 ms between two reads with nothing changed.
