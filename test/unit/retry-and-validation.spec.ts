@@ -81,7 +81,7 @@ describe('validation: one typed code per rule', () => {
 
 describe('nodes given outside the module: createLockAdapter and new Redlock', () => {
   // Each would otherwise throw a bare TypeError, or quietly connect somewhere else
-  // ('' and [] to localhost:6379, 'http://x' to the unix socket /x, a port "x" to NaN).
+  // ('' and [] to ioredis' default local address, 'http://x' to the unix socket /x, a port "x" to NaN).
   it.each([
     ['undefined', undefined, 'ERR_REDLOCK_INVALID_NODE'],
     ['null', null, 'ERR_REDLOCK_INVALID_NODE'],
@@ -89,7 +89,7 @@ describe('nodes given outside the module: createLockAdapter and new Redlock', ()
     ['an array', [], 'ERR_REDLOCK_INVALID_NODE'],
     ['a function', () => 'redis://h', 'ERR_REDLOCK_INVALID_NODE'],
     ['an empty string', '', 'ERR_REDLOCK_INVALID_NODE'],
-    ['not a URL', 'cache:6379', 'ERR_REDLOCK_INVALID_NODE'],
+    ['not a URL', 'cache:7000', 'ERR_REDLOCK_INVALID_NODE'],
     ['an http:// URL', 'http://cache', 'ERR_REDLOCK_INVALID_NODE'],
     ['a URL with a password that does not parse', 'redis://:hunter2@', 'ERR_REDLOCK_INVALID_NODE'],
     ['a URL whose path is not a database', 'redis://:hunter2@cache/db', 'ERR_REDLOCK_INVALID_NODE'],
@@ -120,8 +120,8 @@ describe('nodes given outside the module: createLockAdapter and new Redlock', ()
   });
 
   it.each([
-    ['a URL string', 'redis://:hunter2@cache:6379', 'nodes'],
-    ['a URL in the list', ['redis://:hunter2@cache:6379'], 'nodes[0]'],
+    ['a URL string', 'redis://:hunter2@cache:7000', 'nodes'],
+    ['a URL in the list', ['redis://:hunter2@cache:7000'], 'nodes[0]'],
     ['options in the list', [{ host: 'cache', password: 'hunter2' }], 'nodes[0]'],
     ['null in the list', [new MemoryLockAdapter(), null], 'nodes[1]'],
   ])('new Redlock(%s) throws RedlockConfigError naming the bad entry', (_t, nodes, option) => {
