@@ -1,5 +1,5 @@
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import { isLockAdapter, type LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import { IoredisLockAdapter } from './ioredis.adapter.js';
 import { type IovalkeyClient, IovalkeyLockAdapter } from './iovalkey.adapter.js';
 import { NodeRedisLockAdapter } from './node-redis.adapter.js';
@@ -7,7 +7,6 @@ import type { NodeRedisClient } from './node-redis.client.js';
 import { MemoryLockAdapter } from './memory.adapter.js';
 import {
   isIoredisLike,
-  isLockAdapter,
   isNodeRedisClient,
   validateFactoryOptions,
   validateRedlockNode,

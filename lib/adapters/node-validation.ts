@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import { isLockAdapter } from '../interfaces/lock-adapter.interface.js';
 import { describe, redactUrl } from '../redaction.js';
 import { RedlockConfigError } from '../redlock.errors.js';
 import type { IovalkeyClient } from './iovalkey.adapter.js';
@@ -7,18 +7,6 @@ import type { RedlockNode } from './lock-adapter.factory.js';
 import type { NodeRedisClient } from './node-redis.client.js';
 
 const URL_SCHEMES = new Set(['redis:', 'rediss:', 'memory:']);
-
-/** Whether `value` already is an adapter (duck-typed: adapters may come from other packages). */
-export function isLockAdapter(value: unknown): value is LockAdapter {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Partial<LockAdapter>;
-  return (
-    typeof candidate.acquire === 'function' &&
-    typeof candidate.release === 'function' &&
-    typeof candidate.extend === 'function' &&
-    typeof candidate.onRelease === 'function'
-  );
-}
 
 /** An ioredis-compatible client from another package (iovalkey), recognised by shape. */
 export function isIoredisLike(value: unknown): value is IovalkeyClient {

@@ -191,3 +191,15 @@ export type OwnerReply = 'ok' | 'expired' | 'taken';
  * resource can ever name a helper key: the engine refuses such keys.
  */
 export const HELPER_KEY_PREFIX = '\u0000redlock:';
+
+/** Whether `value` already is an adapter (duck-typed: adapters may come from other packages). */
+export function isLockAdapter(value: unknown): value is LockAdapter {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<LockAdapter>;
+  return (
+    typeof candidate.acquire === 'function' &&
+    typeof candidate.release === 'function' &&
+    typeof candidate.extend === 'function' &&
+    typeof candidate.onRelease === 'function'
+  );
+}

@@ -1,4 +1,4 @@
-import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
+import { isLockAdapter, type LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import { RedlockConfigError } from '../redlock.errors.js';
 import {
   CircuitBreaker,
@@ -128,7 +128,8 @@ export function validateNodes(adapters: readonly LockAdapter[]): void {
   if (list.length === 0) throw new RedlockConfigError('nodes', 'give at least one node');
   const names = new Map<string, number>();
   adapters.forEach((adapter: unknown, index) => {
-    if (!isAdapterShaped(adapter)) {
+    // Named, too: the engine names nodes in every message and event.
+    if (!isLockAdapter(adapter) || typeof adapter.name !== 'string') {
       throw new RedlockConfigError(
         `nodes[${index}]`,
         `expected a LockAdapter (build one with createLockAdapter(url)), got ${describe(adapter)}`,
@@ -144,19 +145,4 @@ export function validateNodes(adapters: readonly LockAdapter[]): void {
     }
     names.set(adapter.name, index);
   });
-}
-
-/**
- * What the engine calls on every node: enough to refuse a URL or an options object handed to
- * `new Redlock` (instead of through `createLockAdapter`) with an error that says so.
- */
-function isAdapterShaped(value: unknown): value is LockAdapter {
-  if (typeof value !== 'object' || value === null) return false;
-  const adapter = value as Partial<Record<keyof LockAdapter, unknown>>;
-  return (
-    typeof adapter.name === 'string' &&
-    typeof adapter.acquire === 'function' &&
-    typeof adapter.release === 'function' &&
-    typeof adapter.extend === 'function'
-  );
 }
