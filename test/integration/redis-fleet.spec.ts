@@ -201,7 +201,7 @@ describe('reaping on process exit', () => {
   // The fixture, compiled as-is, runs in a plain Node process that ends without stop().
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'redlock-fleet-exit-'));
-    for (const name of ['redis-fleet', 'free-port']) {
+    for (const name of ['redis-fleet', 'free-port', 'host-process']) {
       const { code } = await transformFile(join(here, '..', 'support', `${name}.ts`), {
         swcrc: false,
         jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },

@@ -16,9 +16,9 @@ import { createInterface } from 'node:readline';
 // runs with jest fake timers.
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runInThisContext } from 'node:vm';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { findFreePort, LOOPBACK, releasePort } from './free-port.js';
+import { hostProcess } from './host-process.js';
 
 export const REDIS_SERVER_MISSING =
   'redis-server was not found on PATH. The integration tests run real Redis servers: ' +
@@ -143,27 +143,8 @@ export function dockerRequested(): boolean {
 // ---------------------------------------------------------------------------------------------
 // Reaping on exit
 
-// Jest runs each test file in a vm context whose `process` is a copy with its own event
-// emitter, so an 'exit' listener on it never fires. The host realm's process does.
-function resolveHostProcess(): NodeJS.Process {
-  try {
-    const candidate = runInThisContext('process') as unknown;
-    if (
-      typeof candidate === 'object' &&
-      candidate !== null &&
-      'pid' in candidate &&
-      'on' in candidate &&
-      typeof candidate.on === 'function'
-    ) {
-      return candidate as NodeJS.Process;
-    }
-  } catch {
-    // Not in a vm sandbox: the global is the real thing.
-  }
-  return process;
-}
-
-const hostProcess = resolveHostProcess();
+// Jest's per-file `process` is a copy whose 'exit' listeners never fire: the host's does.
+const host = hostProcess();
 /** Running servers and the temp dir each one works in. */
 const liveChildren = new Map<ChildProcess, string>();
 const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -186,22 +167,22 @@ function onSignal(signal: NodeJS.Signals): void {
   killLiveChildrenNow();
   uninstallHooks();
   // Our listener suppressed the default action; restore it unless someone else handles it.
-  if (hostProcess.listenerCount(signal) === 0) hostProcess.kill(hostProcess.pid, signal);
+  if (host.listenerCount(signal) === 0) host.kill(host.pid, signal);
 }
 
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  hostProcess.on('exit', killLiveChildrenNow);
-  for (const signal of FATAL_SIGNALS) hostProcess.on(signal, onSignal);
+  host.on('exit', killLiveChildrenNow);
+  for (const signal of FATAL_SIGNALS) host.on(signal, onSignal);
 }
 
 // Hooks live only while children do, so many test files in one worker never pile up listeners.
 function uninstallHooks(): void {
   if (!hooksInstalled) return;
   hooksInstalled = false;
-  hostProcess.off('exit', killLiveChildrenNow);
-  for (const signal of FATAL_SIGNALS) hostProcess.off(signal, onSignal);
+  host.off('exit', killLiveChildrenNow);
+  for (const signal of FATAL_SIGNALS) host.off(signal, onSignal);
 }
 
 function track(child: ChildProcess, dir: string): void {

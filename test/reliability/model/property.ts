@@ -10,18 +10,11 @@
  * goes on with the next plan (each reported with the seed and path that replay it); the test
  * still fails at the end.
  */
-import { runInThisContext } from 'node:vm';
 import fc from 'fast-check';
+import { tapRejections } from '../../support/host-process.js';
 import type { Violation } from '../../support/witness.js';
 import { planArb, type Plan, type WorldKind } from './plan.js';
-import {
-  addStats,
-  emptyStats,
-  type RejectionTap,
-  type RunStats,
-  runPlan,
-  type World,
-} from './runner.js';
+import { addStats, emptyStats, type RunStats, runPlan, type World } from './runner.js';
 
 export const SCALE = Math.max(1, Number(process.env.RELIABILITY_SCALE ?? 1));
 
@@ -50,32 +43,6 @@ export interface ModelReport {
   message: string | undefined;
   durationMs: number;
   budgetMs: number;
-}
-
-/** Unhandled rejections of the whole process, seen through the host realm's `process`. */
-export function tapRejections(): RejectionTap & { stop(): void } {
-  const host = hostProcess();
-  const seen: unknown[] = [];
-  const listener = (reason: unknown): void => {
-    seen.push(reason);
-  };
-  host.on('unhandledRejection', listener);
-  return {
-    take: () => seen.splice(0),
-    stop: () => host.off('unhandledRejection', listener),
-  };
-}
-
-// Jest runs a test file in a vm context whose `process` is a copy: the host realm's process is
-// the one Node emits 'unhandledRejection' on.
-function hostProcess(): NodeJS.Process {
-  try {
-    const candidate = runInThisContext('process') as NodeJS.Process | undefined;
-    if (candidate && typeof candidate.on === 'function') return candidate;
-  } catch {
-    // not in a vm context
-  }
-  return process;
 }
 
 export function seedFromEnv(): number {

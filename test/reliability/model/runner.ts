@@ -16,6 +16,7 @@
  * - a stale owner's release never frees a resource another holder is inside;
  * - after everything settled and the ttls passed: no lock key left, no lease still registered.
  */
+import type { RejectionTap as SupportTap } from '../../support/host-process.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { MemoryLockAdapter } from '../../../lib/adapters/memory.adapter.js';
@@ -132,9 +133,7 @@ export interface RunResult {
 }
 
 /** Unhandled rejections seen by the host process while the run went on. */
-export interface RejectionTap {
-  take(): unknown[];
-}
+export type RejectionTap = Pick<SupportTap, 'take'>;
 
 type Kind = 'using' | 'nested' | 'sibling' | 'escape' | 'acquire' | 'tryAcquire' | 'abort';
 
