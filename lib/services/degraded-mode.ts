@@ -1,7 +1,7 @@
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import { type RedlockError, RedlockUnavailableError } from '../redlock.errors.js';
-import { UNANSWERED } from './acquisition.js';
+import { UNANSWERED } from './acquisition-failure.js';
 import type { Clock } from './clock.js';
 import { Lease } from './lease.js';
 import type { Target } from './quorum-round.js';

@@ -14,7 +14,7 @@ import { validateTtl } from './lock-options.js';
 import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
-import { countOk } from './quorum-round.js';
+import { countOk } from './quorum.js';
 
 /**
  * The node I/O of held leases: extension (quorum, with the validity re-computed from the

@@ -6,6 +6,8 @@ import { FenceError, parseFence } from './fencing.js';
 import type { NodeGuard } from './node-guard.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { ownerValue } from './owner-value.js';
+import { rejection } from './rejection.js';
+import { settle } from './round-settlement.js';
 import type { Rollbacks } from './rollback.js';
 
 /** Validated resource names and their keys (`keyPrefix + resource`), in call order. */
@@ -50,7 +52,8 @@ export interface RoundContext {
   readonly instanceTag?: string;
 }
 
-type Reply = AcquireReply & { readonly token?: number };
+/** A node's answer, with its fencing token once parsed. */
+export type Reply = AcquireReply & { readonly token?: number };
 
 /**
  * One Redlock round: the same acquisition sent to every node at once, decided as soon as a
@@ -72,7 +75,7 @@ type Reply = AcquireReply & { readonly token?: number };
  * retry delay, not its ttl. A waiter that lost two races after wake-ups makes plain rounds,
  * a round trip ahead of the pilot rounds, so losing is not left to chance again and again.
  */
-export async function acquireRound(
+export function acquireRound(
   ctx: RoundContext,
   target: Target,
   opts: ResolvedLockOptions,
@@ -80,138 +83,143 @@ export async function acquireRound(
   pilot = false,
   start = ctx.clock.now(),
 ): Promise<Grant | Failure> {
-  const { adapters, quorum, clock } = ctx;
-  const { keys } = target;
-  const { ttl } = opts;
-  // Readers and a semaphore's permits live in the nodes' shared structure; only the permits
-  // raise the fencing counter there (each grant gets its own token, like a writer's).
-  const counted = opts.permits > 1;
-  const read = opts.mode === 'read' || counted;
-  const exclusive = !read || counted;
-  const fence = opts.fencing
-    ? counted
-      ? { fence: true, permits: opts.permits }
-      : FENCE
-    : undefined;
-  const shareOptions = counted ? (fence ?? { permits: opts.permits }) : fence;
-  const value = ownerValue(ctx.instanceTag, clock);
-  let fatal: string | undefined;
-  // Unfenced, the adapter's own promise: no closure here, one promise and one turn fewer per node.
-  const withToken = fence
-    ? (reply: Reply): Reply => {
-        if (!reply.acquired) return reply;
-        try {
-          return { acquired: true, token: parseFence(reply.fence, exclusive ? 1 : 0) };
-        } catch (error) {
-          // The node holds the keys but its token is unusable: undo it like an error.
-          if (error instanceof FenceError && /2\^53/.test(error.message)) fatal = error.message;
-          throw error;
+  // Not async: a plain round (nearly every round) is one fan-out and one continuation that
+  // decides it; only a round that must also write fences back, take back what it took, or
+  // ask the pilot node first goes on in an async frame (about 1 KB and two promises fewer).
+  try {
+    const { adapters, quorum, clock } = ctx;
+    const { keys } = target;
+    const { ttl } = opts;
+    // Readers and a semaphore's permits live in the nodes' shared structure; only the permits
+    // raise the fencing counter there (each grant gets its own token, like a writer's).
+    const counted = opts.permits > 1;
+    const read = opts.mode === 'read' || counted;
+    const exclusive = !read || counted;
+    const fence = opts.fencing
+      ? counted
+        ? { fence: true, permits: opts.permits }
+        : FENCE
+      : undefined;
+    const shareOptions = counted ? (fence ?? { permits: opts.permits }) : fence;
+    const round: Round = {
+      target,
+      opts,
+      timeout,
+      start,
+      value: ownerValue(ctx.instanceTag, clock),
+      fenced: fence !== undefined,
+      read,
+      exclusive,
+      fatal: undefined,
+    };
+    const { value } = round;
+    // Unfenced, the adapter's own promise: no closure here, one promise and one turn fewer per node.
+    const withToken = fence
+      ? (reply: Reply): Reply => {
+          if (!reply.acquired) return reply;
+          try {
+            return { acquired: true, token: parseFence(reply.fence, exclusive ? 1 : 0) };
+          } catch (error) {
+            // The node holds the keys but its token is unusable: undo it like an error.
+            if (error instanceof FenceError && /2\^53/.test(error.message)) {
+              round.fatal = error.message;
+            }
+            throw error;
+          }
         }
-      }
-    : undefined;
-  const call = (adapter: LockAdapter): Promise<Reply> => {
-    const reply = read
-      ? adapter.shared!.acquire(keys, value, ttl, shareOptions)
-      : adapter.acquire(keys, value, ttl, fence);
-    return withToken ? reply.then(withToken) : reply;
-  };
-  let results: NodeResult<Reply>[];
-  const pilotIndex = pilot && adapters.length > 1 ? pilotOf(keys, adapters.length) : -1;
-  if (pilotIndex < 0) {
-    results = await ctx.nodes.ask<Reply>(adapters, call, timeout, decidedAt(quorum, 0), start);
-  } else {
-    const [first] = await ctx.nodes.ask<Reply>([adapters[pilotIndex]!], call, timeout);
-    if (first!.status === 'ok' && !first!.value.acquired) {
-      // Held (or being taken) by another contender: nothing was taken, nothing to undo.
-      results = adapters.map((_, index) => (index === pilotIndex ? first! : NOT_ASKED));
-      return {
-        busy: true,
-        unanswered: false,
-        nodes: describeNodes(adapters, results, () => 'taken'),
-        holderTtl: first!.value.ttl >= 0 ? first!.value.ttl : undefined,
-        reason: `the first node asked refused the lock, ${quorum} of ${adapters.length} needed`,
-        split: false,
-      };
+      : undefined;
+    const call = (adapter: LockAdapter): Promise<Reply> => {
+      const reply = read
+        ? adapter.shared!.acquire(keys, value, ttl, shareOptions)
+        : adapter.acquire(keys, value, ttl, fence);
+      return withToken ? reply.then(withToken) : reply;
+    };
+    if (pilot && adapters.length > 1) {
+      return piloted(ctx, round, call, pilotOf(keys, adapters.length));
     }
-    const others = adapters.filter((_, index) => index !== pilotIndex);
-    const granted = first!.status === 'ok' ? 1 : 0;
-    const rest = await ctx.nodes.ask<Reply>(others, call, timeout, decidedAt(quorum, granted));
-    results = [...rest.slice(0, pilotIndex), first!, ...rest.slice(pilotIndex)];
+    return ctx.nodes
+      .ask<Reply>(adapters, call, timeout, decidedAt(quorum, 0), start)
+      .then((results) => conclude(ctx, round, results));
+  } catch (error) {
+    return rejection(error);
   }
+}
 
+/** What one round sends and how it is decided: shared by its steps. */
+export interface Round {
+  readonly target: Target;
+  readonly opts: ResolvedLockOptions;
+  readonly timeout: number;
+  /** Monotonic time the round started: its validity is measured from here. */
+  readonly start: number;
+  readonly value: string;
+  readonly fenced: boolean;
+  readonly read: boolean;
+  readonly exclusive: boolean;
+  /** Set by a node's reply: a fencing counter the engine must not hand out. */
+  fatal: string | undefined;
+}
+
+/** A pilot round (see {@link acquireRound}): the pilot node first, the others once it granted. */
+async function piloted(
+  ctx: RoundContext,
+  round: Round,
+  call: (adapter: LockAdapter) => Promise<Reply>,
+  pilotIndex: number,
+): Promise<Grant | Failure> {
+  const { adapters, quorum } = ctx;
+  const [first] = await ctx.nodes.ask<Reply>([adapters[pilotIndex]!], call, round.timeout);
+  if (first!.status === 'ok' && !first!.value.acquired) {
+    // Held (or being taken) by another contender: nothing was taken, nothing to undo.
+    const results = adapters.map((_, index) => (index === pilotIndex ? first! : NOT_ASKED));
+    return {
+      busy: true,
+      unanswered: false,
+      nodes: describeNodes(adapters, results, () => 'taken'),
+      holderTtl: first!.value.ttl >= 0 ? first!.value.ttl : undefined,
+      reason: `the first node asked refused the lock, ${quorum} of ${adapters.length} needed`,
+      split: false,
+    };
+  }
+  const others = adapters.filter((_, index) => index !== pilotIndex);
+  const granted = first!.status === 'ok' ? 1 : 0;
+  const rest = await ctx.nodes.ask<Reply>(others, call, round.timeout, decidedAt(quorum, granted));
+  return conclude(ctx, round, [...rest.slice(0, pilotIndex), first!, ...rest.slice(pilotIndex)]);
+}
+
+/**
+ * The round's verdict from the nodes' answers: the grant, at once when no fence needs writing
+ * back; otherwise, or for a failure, once the fences are written or what was taken is undone.
+ */
+function conclude(
+  ctx: RoundContext,
+  round: Round,
+  results: readonly NodeResult<Reply>[],
+): Grant | Failure | Promise<Grant | Failure> {
+  const { quorum, clock } = ctx;
+  const { ttl } = round.opts;
   let acquired = 0;
-  let answered = 0;
-  let holderTtl: number | undefined;
   let token = 0;
   for (const result of results) {
-    if (result.status !== 'ok') continue;
-    answered += 1;
-    if (result.value.acquired) {
+    if (result.status === 'ok' && result.value.acquired) {
       acquired += 1;
       token = Math.max(token, result.value.token ?? 0);
-    } else if (result.value.ttl >= 0) {
-      holderTtl = Math.min(holderTtl ?? Infinity, result.value.ttl);
     }
   }
   // Whole milliseconds, rounded down (never late), so that a held lease stores a small integer.
-  const deadline = Math.floor(start + ttl - (Math.floor(ttl * opts.driftFactor) + 2));
-  // Made only for a failure: a granted round must not pay for a message nobody reads.
-  let reason: string | undefined;
-
-  if (acquired >= quorum) {
-    let fenced = true;
-    if (fence && exclusive) {
-      fenced = await syncFences(
-        ctx,
-        results,
-        granting(adapters, results),
-        keys,
-        value,
-        token,
-        timeout,
-      );
-      if (!fenced) reason = 'the fencing counters could not be brought in line on a quorum';
-    }
-    if (fenced && deadline > clock.now()) {
-      return { value, fencingToken: fence ? token : undefined, deadline, start };
-    }
-    if (fenced) reason = `the validity ran out while acquiring (ttl ${ttl} ms is too short)`;
+  const deadline = Math.floor(round.start + ttl - (Math.floor(ttl * round.opts.driftFactor) + 2));
+  if (acquired >= quorum && !(round.fenced && round.exclusive) && deadline > clock.now()) {
+    return {
+      value: round.value,
+      fencingToken: round.fenced ? token : undefined,
+      deadline,
+      start: round.start,
+    };
   }
-
-  // Late nodes get twice as long as the round took (at least 10 ms) before we move on.
-  const grace = Math.min(timeout, Math.max(10, 2 * (clock.now() - start)));
-  await ctx.rollbacks.undo(
-    granting(adapters, results),
-    adapters.filter((_, index) => results[index]!.status !== 'ok'),
-    { keys, value, read, permits: counted ? opts.permits : undefined, timeout, until: start + ttl },
-    grace,
-  );
-  return {
-    busy: answered >= quorum && acquired < quorum,
-    unanswered: answered < quorum,
-    nodes: describeNodes(adapters, results, (reply) => (reply.acquired ? 'acquired' : 'taken')),
-    holderTtl,
-    reason:
-      fatal ??
-      reason ??
-      `${acquired} of ${adapters.length} nodes granted the lock, ${quorum} needed`,
-    split: acquired > 0 && adapters.length > 1,
-    fatal,
-  };
+  return settle(ctx, round, results, acquired, token, deadline);
 }
 
 const FENCE = Object.freeze({ fence: true });
-
-/**
- * The nodes that granted, listed only when needed (fence write-back, rollback): a plain
- * granted round does not build the list.
- */
-function granting(adapters: readonly LockAdapter[], results: readonly NodeResult<Reply>[]) {
-  return adapters.filter((_, index) => {
-    const result = results[index]!;
-    return result.status === 'ok' && result.value.acquired;
-  });
-}
 
 type Decided = (partial: readonly NodeResult<Reply>[], pending: number) => boolean;
 /** By quorum, then by grants decided before the fan-out: made once, not per round. */
@@ -248,46 +256,4 @@ export function pilotOf(keys: readonly string[], nodes: number): number {
   let hash = 0;
   for (let i = 0; i < key.length; i += 1) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
   return (hash >>> 0) % nodes;
-}
-
-/**
- * Brings the fencing counters of the granting nodes up to `token` when they disagree.
- *
- * Why: each node keeps its own counter, and attempts that reached only a minority leave the
- * counters diverged. The maximum over one quorum is then not monotonic on its own: a later
- * quorum may miss the node that held the high value. Writing `token` back to a quorum before
- * the lock is handed out restores the invariant the proof needs: every issued token is stored
- * on a quorum, any later quorum shares a node with it, and that node answers a later
- * acquisition with at least `token + 1`. When all granting nodes agree, nothing is sent.
- */
-async function syncFences(
-  ctx: RoundContext,
-  results: readonly NodeResult<Reply>[],
-  granted: readonly LockAdapter[],
-  keys: readonly string[],
-  value: string,
-  token: number,
-  timeout: number,
-): Promise<boolean> {
-  const behind = granted.filter((adapter) => {
-    const result = results[ctx.adapters.indexOf(adapter)]!;
-    return result.status === 'ok' && result.value.acquired && result.value.token !== token;
-  });
-  const agreeing = granted.length - behind.length;
-  if (agreeing >= ctx.quorum) return true;
-  const quorum = ctx.quorum - agreeing;
-  const synced = await ctx.nodes.ask(
-    behind,
-    (adapter) => adapter.syncFence(keys, value, String(token)),
-    timeout,
-    (partial) => countOk(partial) >= quorum,
-  );
-  return countOk(synced) >= quorum;
-}
-
-/** How many nodes answered `ok`. */
-export function countOk(results: readonly NodeResult<unknown>[]): number {
-  let ok = 0;
-  for (const result of results) if (result.status === 'ok' && result.value === 'ok') ok += 1;
-  return ok;
 }

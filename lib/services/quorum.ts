@@ -157,3 +157,10 @@ export function describeNodes<T>(
     }
   });
 }
+
+/** How many nodes answered `ok`. */
+export function countOk(results: readonly NodeResult<unknown>[]): number {
+  let ok = 0;
+  for (const result of results) if (result.status === 'ok' && result.value === 'ok') ok += 1;
+  return ok;
+}
