@@ -53,7 +53,7 @@ export const MUTATIONS = [
     title: 'no rollback of partial acquisitions (a failed attempt keeps what it took)',
     edits: [
       {
-        file: 'lib/services/quorum-round.ts',
+        file: 'lib/services/round-settlement.ts',
         alternatives: [
           // The call stays (its arguments are evaluated), the undo does nothing.
           [/await ctx\.rollbacks\.undo\(/, 'await (async (..._: unknown[]) => undefined)('],
@@ -120,7 +120,7 @@ export const MUTATIONS = [
     title: 'no fence write-back (syncFence skipped when the granting nodes disagree)',
     edits: [
       {
-        file: 'lib/services/quorum-round.ts',
+        file: 'lib/services/round-settlement.ts',
         alternatives: [
           ['fenced = await syncFences(', 'fenced = true || await syncFences('],
           ['if (agreeing >= ctx.quorum) return true;', 'return true;'],
