@@ -208,7 +208,11 @@ function conclude(
   }
   // Whole milliseconds, rounded down (never late), so that a held lease stores a small integer.
   const deadline = Math.floor(round.start + ttl - (Math.floor(ttl * round.opts.driftFactor) + 2));
-  if (acquired >= quorum && !(round.fenced && round.exclusive) && deadline > clock.now()) {
+  if (
+    acquired >= quorum &&
+    (!(round.fenced && round.exclusive) || holding(results, token) >= quorum) &&
+    deadline > clock.now()
+  ) {
     return {
       value: round.value,
       fencingToken: round.fenced ? token : undefined,
@@ -217,6 +221,18 @@ function conclude(
     };
   }
   return settle(ctx, round, results, acquired, token, deadline);
+}
+
+/**
+ * Granting nodes whose fencing counter already stands at `token`: with a quorum of them, no
+ * counter needs writing back (see syncFences), and the grant is decided here.
+ */
+function holding(results: readonly NodeResult<Reply>[], token: number): number {
+  let count = 0;
+  for (const result of results) {
+    if (result.status === 'ok' && result.value.acquired && result.value.token === token) count += 1;
+  }
+  return count;
 }
 
 const FENCE = Object.freeze({ fence: true });
