@@ -6,7 +6,8 @@ import type { Clock } from './clock.js';
 import { Lease } from './lease.js';
 import type { Lock } from './lock.js';
 import type { Grant, Target } from './quorum-round.js';
-import type { Reentrancy } from './reentrancy.js';
+import type { Frame, Reentrancy } from './reentrancy.js';
+import { rejection } from './rejection.js';
 
 /** A lock held for the length of some work; see {@link Redlock.enter}. */
 export interface LockScope {
@@ -44,17 +45,45 @@ export interface ScopeParts {
  * Opens the scope of one `using`/`@WithLock` call (see {@link Reentrancy} for who holds what):
  * joins the locks the call chain already holds of `target`, takes the missing keys, and builds
  * the lock that covers them all.
+ *
+ * Not async: most scopes hold nothing of their target yet, and are one acquisition made into
+ * a scope in its continuation; only a scope nested in another that holds some of its keys
+ * goes through {@link joinScope}.
  */
-export async function openScope(
+export function openScope(
   parts: ScopeParts,
   target: Target,
   opts: ResolvedLockOptions,
 ): Promise<LockScope> {
-  const { frames, missing } = parts.reentrancy.plan(target.keys, opts.mode);
+  try {
+    const { frames, missing } = parts.reentrancy.plan(target.keys, opts.mode);
+    if (frames.length > 0 || missing.length !== target.keys.length) {
+      return joinScope(parts, target, opts, frames, missing);
+    }
+    return parts.obtain(target, opts, opts.autoExtend ?? true, NO_PARENTS).then((obtained) => {
+      if (!(obtained instanceof Lease)) throw obtained;
+      return scopeOf(parts, obtained, obtained, NOTHING_TO_LEAVE);
+    });
+  } catch (error) {
+    return rejection(error);
+  }
+}
+
+const NO_PARENTS: readonly Lease[] = Object.freeze([]);
+const NOTHING_TO_LEAVE = (): void => undefined;
+
+/** {@link openScope} inside scopes that hold some of the keys: joins them first. */
+async function joinScope(
+  parts: ScopeParts,
+  target: Target,
+  opts: ResolvedLockOptions,
+  frames: readonly Frame[],
+  missing: readonly string[],
+): Promise<LockScope> {
   const leave =
     frames.length > 0
       ? await parts.reentrancy.join(frames, opts.wait, opts.signal)
-      : () => undefined;
+      : NOTHING_TO_LEAVE;
   let lease: Lease;
   let own: Lease | undefined;
   try {
@@ -86,23 +115,44 @@ export async function openScope(
     leave();
     throw error;
   }
+  return scopeOf(parts, lease, own, leave);
+}
+
+/**
+ * The scope over `lease`; `own`: the lease it took itself and releases on exit. Exit waits for
+ * nested scopes still relying on the lock, releases, then lets the joined scopes go on
+ * (`leave`). Not async either when nothing nested is left: the release's own continuation.
+ */
+function scopeOf(
+  parts: ScopeParts,
+  lease: Lease,
+  own: Lease | undefined,
+  leave: () => void,
+): LockScope {
   const frame = parts.reentrancy.frame(lease);
+  const released = (): void => leave();
+  const failed = (error: unknown): void => {
+    parts.logger?.warn(
+      `Release of ${own!.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,
+    );
+    leave();
+  };
+  const exit = async (nested: Promise<unknown> | undefined): Promise<void> => {
+    if (nested) await nested;
+    if (own) await own.release().then(released, failed);
+    else leave();
+  };
   return {
     lock: lease.lock,
     run: (fn) => parts.reentrancy.run(frame, fn),
-    exit: async () => {
-      const nested = parts.reentrancy.settle(frame);
-      if (nested) await nested;
-      if (own) {
-        try {
-          await own.release();
-        } catch (error) {
-          parts.logger?.warn(
-            `Release of ${own.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,
-          );
-        }
+    exit: () => {
+      try {
+        const nested = parts.reentrancy.settle(frame);
+        if (nested || !own) return exit(nested);
+        return own.release().then(released, failed);
+      } catch (error) {
+        return rejection(error);
       }
-      leave();
     },
     throwIfLost: () => {
       const lost = lease.lost;
