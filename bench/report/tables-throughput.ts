@@ -28,6 +28,9 @@ export function throughputTable(title: string, blocks: readonly ThroughputBlock[
           3,
         ),
         fixed(medianOf(row, (t) => t.cpuUsPerOp)),
+        row.turns.every((t) => t.userUsPerOp !== undefined)
+          ? fixed(medianOf(row, (t) => t.userUsPerOp!))
+          : '',
         fixed(medianOf(row, (t) => t.redisCmdUsPerOp)) + approx,
         fixed(medianOf(row, (t) => t.redisCpuUsPerOp)),
         ours && row !== ours ? shortRatio(ratioOf(ours, row, ops)) : '',
@@ -45,16 +48,17 @@ export function throughputTable(title: string, blocks: readonly ThroughputBlock[
       'p50 ms',
       'p99 ms',
       'client CPU µs/op',
+      'of it user µs/op',
       'Redis cmd µs/op',
       'Redis CPU µs/op',
       'ours ÷ this (min–max)',
       'errors',
     ],
-    align: 'rlrrrrrrrr',
+    align: 'rlrrrrrrrrr',
     rows,
     note:
       `Medians over ${rounds} interleaved round(s); ratios are medians of per-round ratios (ops/s), min–max across rounds. ` +
-      'client CPU: user + system of the bench process. Redis cmd: server time in top-level commands only (scripts include their inner commands, which are not counted again; ≈: a command type was sent both directly and from scripts, apportioned by calls). ' +
+      'client CPU: user + system of the bench process; of it user: the user-space part (library, client, V8, GC), the rest is the kernel’s (syscalls, loopback TCP). Redis cmd: server time in top-level commands only (scripts include their inner commands, which are not counted again; ≈: a command type was sent both directly and from scripts, apportioned by calls). ' +
       'Redis CPU: main-thread CPU of the redis-server processes (commands + network + parsing). Both summed over the nodes. ² secondary rows (ours’ engine and `using`; the limit on auto-pipelined clients; the limit sending our commands), never in a headline ratio. ' +
       `Load (1-min avg) during the rounds: ${blocks.map((b) => `${b.nodes} node(s) ${loadRange(b.load)}`).join(', ')}.`,
   };

@@ -29,6 +29,12 @@ export interface Turn {
   readonly p99: number;
   /** Client CPU (user + system) per operation, µs. */
   readonly cpuUsPerOp: number;
+  /**
+   * Of it, user-space CPU: the library's code, the client's, V8 and GC. The rest is the
+   * kernel's (syscalls and loopback TCP), the same for every contender sending as many commands.
+   * Absent from runs before it was recorded.
+   */
+  readonly userUsPerOp?: number;
   /** Redis command time per operation, top-level commands only, summed over the nodes, µs. */
   readonly redisCmdUsPerOp: number;
   /** Redis main-thread CPU per operation (commands + network + parsing), summed, µs. */
@@ -180,6 +186,7 @@ export async function runThroughput(
         p50: latency.p50,
         p99: latency.p99,
         cpuUsPerOp: (used.user + used.system) / ops,
+        userUsPerOp: used.user / ops,
         redisCmdUsPerOp: redis.usec / ops,
         redisCpuUsPerOp: delta.mainThreadCpuUs / ops,
         redisApprox: redis.approximate,
@@ -222,7 +229,8 @@ function logRow(
   const errors = row.turns.reduce((sum, t) => sum + t.errors, 0);
   log(
     `  ${workload} ${nodes} node(s) ×${inFlight} ${row.label}: ${med((t) => t.opsPerSec).toFixed(0)} ops/s, ` +
-      `p99 ${med((t) => t.p99).toFixed(3)} ms, CPU ${med((t) => t.cpuUsPerOp).toFixed(1)} µs/op, ` +
+      `p99 ${med((t) => t.p99).toFixed(3)} ms, CPU ${med((t) => t.cpuUsPerOp).toFixed(1)} µs/op ` +
+      `(user ${med((t) => t.userUsPerOp ?? Number.NaN).toFixed(1)}), ` +
       `Redis ${med((t) => t.redisCmdUsPerOp).toFixed(1)} µs/op (main thread ${med((t) => t.redisCpuUsPerOp).toFixed(1)})` +
       (errors ? `, ${errors} errors (${row.turns.find((t) => t.firstError)?.firstError})` : ''),
   );
