@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]
- * [--instant] [--hooks]`:
+ * [--instant] [--hooks] [--layers]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
  * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
@@ -18,6 +18,11 @@
  *
  * `--instant`: nodes that answer at once, in process (no Redis, no loop): the library's own
  * CPU per lock, without the syscalls that dominate and blur it on real connections.
+ *
+ * `--layers`: one more contestant, `adapt`: this checkout's adapters (the Redis client layer of
+ * the library) driven by a loop of the hand-written one's shape, without the engine. Then
+ * new ÷ adapt is what the engine costs over its adapters, and adapt ÷ loop what the adapters
+ * cost over calling ioredis directly.
  *
  * The base commit is built with the project's TypeScript in a temporary `git worktree` (node
  * modules linked from this checkout), which is removed afterwards.
@@ -47,6 +52,7 @@ interface Args {
   readonly ops: number;
   readonly instant: boolean;
   readonly hooks: boolean;
+  readonly layers: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -67,11 +73,12 @@ function parseArgs(argv: readonly string[]): Args {
     ops: count('ops', 2_000),
     instant: argv.includes('--instant'),
     hooks: argv.includes('--hooks'),
+    layers: argv.includes('--layers'),
   };
 }
 
 interface Contestant {
-  readonly label: 'base' | 'new' | 'loop';
+  readonly label: 'base' | 'new' | 'adapt' | 'loop';
   cycle(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -123,6 +130,49 @@ async function engineOf(
   } satisfies Contestant;
 }
 
+/**
+ * This checkout's adapters without the engine, in the hand-written loop's shape: the acquisition
+ * to every node, decided at a majority of grants, then the release to every node, done at a
+ * majority of answers (an uncontended key: a refusal does not happen here).
+ */
+async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
+  const adapters = urls.map((url) => ours.createLockAdapter(url));
+  await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
+  const quorum = Math.floor(adapters.length / 2) + 1;
+  const majority = (calls: readonly Promise<unknown>[]): Promise<number> =>
+    new Promise((resolve) => {
+      let ok = 0;
+      let answered = 0;
+      for (const call of calls) {
+        const count = (granted: boolean): void => {
+          answered += 1;
+          if (granted) ok += 1;
+          if (ok === quorum || answered === calls.length) resolve(ok);
+        };
+        call.then(
+          (reply) => count((reply as { acquired?: boolean }).acquired !== false),
+          () => count(false),
+        );
+      }
+    });
+  let sequence = 0;
+  return {
+    label: 'adapt',
+    cycle: async (key) => {
+      const keys = [key];
+      const value = `adapt-${process.pid}-${(sequence += 1)}`;
+      const granted = await majority(
+        adapters.map((adapter) => adapter.acquire(keys, value, 10_000)),
+      );
+      if (granted < quorum) throw new Error(`adapters: ${granted} of ${adapters.length} granted`);
+      await majority(adapters.map((adapter) => adapter.release(keys, value)));
+    },
+    close: async () => {
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+    },
+  };
+}
+
 /** Builds `commit` in a temporary worktree; returns its lib and how to remove it. */
 function buildBase(commit: string): { entry: string; remove: () => void } {
   const dir = join(mkdtempSync(join(tmpdir(), 'redlock-ab-')), 'base');
@@ -148,6 +198,7 @@ function buildBase(commit: string): { entry: string; remove: () => void } {
 interface Turn {
   readonly ops: number;
   readonly cpuUs: number;
+  readonly userUs: number;
   readonly redisUs: number;
   readonly p99: number;
   readonly gcMs: number;
@@ -176,6 +227,7 @@ async function main(): Promise<void> {
     };
     contestants.push(await engineOf('base', baseLib, urls, args.instant));
     contestants.push(await engineOf('new', { ...ours, RedisLockAdapter }, urls, args.instant));
+    if (fleet && args.layers) contestants.push(await adaptersOf(fleet.urls));
     if (fleet) {
       const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
       contestants.push({
@@ -213,6 +265,7 @@ async function main(): Promise<void> {
       return {
         ops: (ops / elapsed) * 1_000,
         cpuUs: (cpu.user + cpu.system) / ops,
+        userUs: cpu.user / ops,
         redisUs: (redisAfter - redisBefore) / ops,
         p99: percentile(latencies, 99),
         gcMs: ((gcMs - gcBefore) / ops) * 1_000,
@@ -237,10 +290,11 @@ async function main(): Promise<void> {
     );
     const med = (label: string, pick: (t: Turn) => number): string =>
       spread(turns.get(label)!.map(pick)).median.toFixed(1);
-    console.log('         ops/s  client µs/op  Redis µs/op   p99 ms  GC ms/1k ops');
+    console.log('         ops/s  client µs/op  of it user  Redis µs/op   p99 ms  GC ms/1k ops');
     for (const { label } of contestants) {
       console.log(
         `${label.padEnd(5)} ${med(label, (t) => t.ops).padStart(9)} ${med(label, (t) => t.cpuUs).padStart(13)}` +
+          ` ${med(label, (t) => t.userUs).padStart(11)}` +
           ` ${med(label, (t) => t.redisUs).padStart(12)} ${spread(
             turns.get(label)!.map((t) => t.p99),
           )
@@ -261,6 +315,12 @@ async function main(): Promise<void> {
       lines.push(
         show('new ÷ loop', pairedRatios(ops('new'), ops('loop'))),
         show('base ÷ loop', pairedRatios(ops('base'), ops('loop'))),
+      );
+    }
+    if (fleet && args.layers) {
+      lines.push(
+        show('new ÷ adapt', pairedRatios(ops('new'), ops('adapt'))),
+        show('adapt ÷ loop', pairedRatios(ops('adapt'), ops('loop'))),
       );
     }
     console.log(lines.join('   '));
