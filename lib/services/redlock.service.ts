@@ -10,7 +10,7 @@ import { MemoryLockAdapter } from '../adapters/memory.adapter.js';
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
-import { describeNodeError, listForMessage } from '../redaction.js';
+import { describeNodeError } from '../redaction.js';
 import type { NodeStatus } from '../redlock-node-status.js';
 import { shareInstrumentation } from '../observability/otel-instrumentation.js';
 import type {
@@ -27,7 +27,6 @@ import {
   TRACK_RESPONSE,
   WITH_LOCK_ENTER,
 } from '../redlock.constants.js';
-import { RedlockUnavailableError } from '../redlock.errors.js';
 import type { Clock } from './clock.js';
 import {
   type CredentialsStatus,
@@ -35,6 +34,8 @@ import {
   type CredentialsTarget,
 } from './credentials.js';
 import { JobCoordinator } from './job-coordinator.js';
+import { QuorumOutageLog } from './quorum-outage-log.js';
+import { ResponsesInFlight } from './responses-in-flight.js';
 import { LeaderElections } from './leader-elections.js';
 import type { Lock } from './lock.js';
 import { loggerOf, type ResolvedRedlockOptions } from './module-options.js';
@@ -89,13 +90,9 @@ export class RedlockService
   readonly #jobs: JobCoordinator;
   readonly #elections: LeaderElections;
   #eventEmitter: EventEmitterLike | undefined;
-  // Whether the last acquisition failed for want of a quorum: outages are logged when they
-  // start and end, not once per request.
-  #quorumLost = false;
-  #shuttingDown = false;
+  readonly #outages: QuorumOutageLog;
   // HTTP responses in flight (seen by RedlockErrorsInterceptor), until written or abandoned.
-  readonly #responses = new Set<object>();
-  #responsesDone: (() => void) | undefined;
+  readonly #responses = new ResponsesInFlight();
   // In-process followers of every event (the lock console's recent events).
   readonly #observers = new Set<(event: RedlockEvent) => void>();
   // Stops this module's share of the OpenTelemetry instrumentation (`telemetry` option).
@@ -110,6 +107,7 @@ export class RedlockService
     this.#moduleRef = moduleRef;
     const { options } = connections;
     this.#logger = loggerOf(options);
+    this.#outages = new QuorumOutageLog(this.#logger);
     this.#engine = new Redlock(pools, {
       keyPrefix: options.keyPrefix,
       lock: options.lock,
@@ -348,7 +346,7 @@ export class RedlockService
    * locks are released, while the connections are still open.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.#shuttingDown = true;
+    this.#outages.shuttingDown = true;
     this.#credentials?.stop();
     // Jobs hand over once their current run ends; leaders step down (onLeadershipLost first).
     this.#jobs.stepDown();
@@ -362,22 +360,9 @@ export class RedlockService
       );
     }
     await this.#engine.close({ timeout });
-    // Nest closes the HTTP server right after this hook. A response still being written then
-    // keeps its keep-alive connection, and with it the server, open until the keep-alive
-    // timeout (72 s on Fastify); and a handler releases its lock a moment before Nest writes
-    // its response. So the requests in flight get the rest of shutdownTimeout (at least 1 s,
-    // for the responses of work that just released its locks) to finish.
-    if (this.#responses.size > 0) {
-      const rest = Math.max(1_000, timeout - (performance.now() - began));
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.#responsesDone = resolve;
-        timer = setTimeout(resolve, rest);
-        timer.unref();
-      });
-      clearTimeout(timer);
-      this.#responsesDone = undefined;
-    }
+    // Nest closes the HTTP server right after this hook: the requests in flight get the rest of
+    // shutdownTimeout (at least 1 s, for the responses of work that just released its locks).
+    await this.#responses.settled(Math.max(1_000, timeout - (performance.now() - began)));
   }
 
   /**
@@ -386,18 +371,7 @@ export class RedlockService
    * HTTP server.
    */
   [TRACK_RESPONSE](response: unknown): void {
-    // Express hands the Node response itself, Fastify a reply around it (`raw`).
-    const raw = ((response as { raw?: unknown } | null)?.raw ?? response) as {
-      once?: (event: string, listener: () => void) => unknown;
-      writableFinished?: boolean;
-    } | null;
-    if (typeof raw?.once !== 'function' || raw.writableFinished) return;
-    this.#responses.add(raw);
-    // 'close' follows 'finish' for a written response and also comes when the client left.
-    raw.once('close', () => {
-      this.#responses.delete(raw);
-      if (this.#responses.size === 0) this.#responsesDone?.();
-    });
+    this.#responses.track(response);
   }
 
   /** Closes what the module opened; clients and adapters passed in stay open. */
@@ -421,36 +395,7 @@ export class RedlockService
     onEvent?.(event);
     for (const observer of this.#observers) observer(event);
     this.#eventEmitter?.emit(`redlock.${event.type}`, event);
-    this.#logOutage(event);
-  }
-
-  /** One warning when lock calls start failing for want of a quorum, one line when they recover. */
-  #logOutage(event: RedlockEvent): void {
-    if (event.type === 'acquired' && this.#quorumLost) {
-      this.#quorumLost = false;
-      this.#logger?.log('A quorum of lock nodes answers again: lock calls succeed.');
-      return;
-    }
-    if (
-      event.type !== 'failed' ||
-      !(event.error instanceof RedlockUnavailableError) ||
-      this.#quorumLost ||
-      this.#shuttingDown
-    ) {
-      return;
-    }
-    this.#quorumLost = true;
-    const failing = event.nodes.filter(
-      (node) => node.outcome !== 'acquired' && node.outcome !== 'taken',
-    );
-    this.#logger?.warn(
-      `No quorum of lock nodes answers (${failing.length} of ${event.nodes.length} failing: ${listForMessage(
-        failing.map(
-          (node) => `${node.node} ${node.outcome}${node.message ? ` (${node.message})` : ''}`,
-        ),
-        5,
-      )}); lock calls fail with RedlockUnavailableError until enough nodes are back.`,
-    );
+    this.#outages.observe(event);
   }
 
   /** `@nestjs/event-emitter` is an optional peer: used when the application registered it. */
