@@ -3,6 +3,41 @@ import { RedlockConfigError } from '../redlock.errors.js';
 import { describe } from '../redaction.js';
 import { parseDuration } from './duration.js';
 import { resolveHolderOptions } from './instance-record.js';
+import type { LockOptions } from '../interfaces/lock-options.interface.js';
+import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
+import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import type { Clock } from './clock.js';
+
+/** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
+export interface RedlockEngineOptions {
+  /** @default 'lock:' */
+  keyPrefix?: string;
+  /** Defaults for every acquisition. */
+  lock?: LockOptions;
+  /** Time and timers; `{ now, wallNow }` alone keeps the process's timers. @default systemClock */
+  clock?: Pick<Clock, 'now' | 'wallNow'> & Partial<Clock>;
+  logger?: RedlockLogger;
+  onEvent?: (event: RedlockEvent) => void;
+  /**
+   * Skip a node that keeps failing instead of waiting for its timeout on every call; `false`
+   * turns it off. @default { failureThreshold: 5, coolDown: 2_000 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Opt-in degraded mode (see `DegradedMode`): when no quorum of nodes answers, locks come from
+   * `store` (a process-local store such as `MemoryLockAdapter`) instead of failing. The
+   * in-process lock is taken for every acquisition, so one process never has two holders.
+   */
+  degraded?: { store: LockAdapter };
+  /** Names this engine's locks in `inspect()` (holder information). @default `hostname:pid` */
+  instanceName?: string;
+  /**
+   * Owner values carry this engine's tag and the acquisition time, and each node keeps one
+   * instance record per engine, so `inspect()` can name holders. `false`: plain random values.
+   * @default true
+   */
+  holderInfo?: boolean;
+}
 
 /**
  * Checks of the engine's options that the Nest module shares (`new Redlock(adapters, options)`

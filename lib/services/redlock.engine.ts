@@ -9,10 +9,14 @@ import {
   RedlockUnavailableError,
 } from '../redlock.errors.js';
 import { type AcquisitionContext, obtain } from './acquisition.js';
-import type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
+import type { CircuitState } from './circuit-breaker.js';
 import { type Clock, sleep, withTimers } from './clock.js';
 import { DegradedMode } from './degraded-mode.js';
-import { resolveCloseTimeout, validateEngineOptions } from './engine-options.js';
+import {
+  type RedlockEngineOptions,
+  resolveCloseTimeout,
+  validateEngineOptions,
+} from './engine-options.js';
 import { Lease } from './lease.js';
 import { LeaseIO } from './lease-io.js';
 import type { Lock } from './lock.js';
@@ -45,37 +49,7 @@ import type {
 
 export type { Resources } from './resource-target.js';
 export type { LockScope } from './lock-scope.js';
-
-/** Options of the engine; the Nest module builds them from `RedlockModuleOptions`. */
-export interface RedlockEngineOptions {
-  /** @default 'lock:' */
-  keyPrefix?: string;
-  /** Defaults for every acquisition. */
-  lock?: LockOptions;
-  /** Time and timers; `{ now, wallNow }` alone keeps the process's timers. @default systemClock */
-  clock?: Pick<Clock, 'now' | 'wallNow'> & Partial<Clock>;
-  logger?: RedlockLogger;
-  onEvent?: (event: RedlockEvent) => void;
-  /**
-   * Skip a node that keeps failing instead of waiting for its timeout on every call; `false`
-   * turns it off. @default { failureThreshold: 5, coolDown: 2_000 }
-   */
-  circuitBreaker?: CircuitBreakerOptions | false;
-  /**
-   * Opt-in degraded mode (see `DegradedMode`): when no quorum of nodes answers, locks come from
-   * `store` (a process-local store such as `MemoryLockAdapter`) instead of failing. The
-   * in-process lock is taken for every acquisition, so one process never has two holders.
-   */
-  degraded?: { store: LockAdapter };
-  /** Names this engine's locks in `inspect()` (holder information). @default `hostname:pid` */
-  instanceName?: string;
-  /**
-   * Owner values carry this engine's tag and the acquisition time, and each node keeps one
-   * instance record per engine, so `inspect()` can name holders. `false`: plain random values.
-   * @default true
-   */
-  holderInfo?: boolean;
-}
+export type { RedlockEngineOptions } from './engine-options.js';
 
 /**
  * The Redlock algorithm over N independent nodes, free of NestJS.
