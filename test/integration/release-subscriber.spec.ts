@@ -109,15 +109,12 @@ describe('release subscriber connection (real Redis)', () => {
     // (the re-subscription), before any answer can be read.
     await reconnected;
     expect(sub.status).toBe('ready');
-    // A partition from here: the answer to the re-subscription never reaches the client...
+    // From here the server's answers never reach the client: the re-subscription, sent before
+    // 'ready' reached this test and answered only after it, stays unanswered...
     proxy.blackhole('toClient');
-    const held = proxy.nextHeld('toClient');
     const ended = next(sub, 'end');
-    // ...which is closed politely, waiting for the server's side of the connection...
+    // ...when the subscriber is closed, which fails what the client still waited for.
     subscriber.close();
-    await held;
-    // ...until the partition cuts it: the client fails what it still waited for.
-    proxy.heal({ held: 'cut' });
     await ended;
     // Unhandled rejections are reported once the turn that made them ends: two macrotasks
     // later, every one has been.
