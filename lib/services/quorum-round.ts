@@ -7,7 +7,7 @@ import type { NodeGuard } from './node-guard.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { ownerValue } from './owner-value.js';
 import { rejection } from './rejection.js';
-import { settle } from './round-settlement.js';
+import { holding, settle } from './round-settlement.js';
 import type { Rollbacks } from './rollback.js';
 
 /** Validated resource names and their keys (`keyPrefix + resource`), in call order. */
@@ -221,18 +221,6 @@ function conclude(
     };
   }
   return settle(ctx, round, results, acquired, token, deadline);
-}
-
-/**
- * Granting nodes whose fencing counter already stands at `token`: with a quorum of them, no
- * counter needs writing back (see syncFences), and the grant is decided here.
- */
-function holding(results: readonly NodeResult<Reply>[], token: number): number {
-  let count = 0;
-  for (const result of results) {
-    if (result.status === 'ok' && result.value.acquired && result.value.token === token) count += 1;
-  }
-  return count;
 }
 
 const FENCE = Object.freeze({ fence: true });

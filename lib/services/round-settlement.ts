@@ -25,15 +25,7 @@ export async function settle(
   if (acquired >= quorum) {
     let fenced = true;
     if (round.fenced && round.exclusive) {
-      fenced = await syncFences(
-        ctx,
-        results,
-        granting(adapters, results),
-        keys,
-        value,
-        token,
-        timeout,
-      );
+      fenced = await syncFences(ctx, results, keys, value, token, timeout);
       if (!fenced) reason = 'the fencing counters could not be brought in line on a quorum';
     }
     if (fenced && deadline > clock.now()) {
@@ -106,18 +98,17 @@ function granting(adapters: readonly LockAdapter[], results: readonly NodeResult
 async function syncFences(
   ctx: RoundContext,
   results: readonly NodeResult<Reply>[],
-  granted: readonly LockAdapter[],
   keys: readonly string[],
   value: string,
   token: number,
   timeout: number,
 ): Promise<boolean> {
-  const behind = granted.filter((adapter) => {
-    const result = results[ctx.adapters.indexOf(adapter)]!;
+  const agreeing = holding(results, token);
+  if (agreeing >= ctx.quorum) return true;
+  const behind = ctx.adapters.filter((_, index) => {
+    const result = results[index]!;
     return result.status === 'ok' && result.value.acquired && result.value.token !== token;
   });
-  const agreeing = granted.length - behind.length;
-  if (agreeing >= ctx.quorum) return true;
   const quorum = ctx.quorum - agreeing;
   const synced = await ctx.nodes.ask(
     behind,
@@ -126,4 +117,16 @@ async function syncFences(
     (partial) => countOk(partial) >= quorum,
   );
   return countOk(synced) >= quorum;
+}
+
+/**
+ * Granting nodes whose fencing counter already stands at `token`: with a quorum of them, no
+ * counter needs writing back (see syncFences), and the grant can be decided at once.
+ */
+export function holding(results: readonly NodeResult<Reply>[], token: number): number {
+  let count = 0;
+  for (const result of results) {
+    if (result.status === 'ok' && result.value.acquired && result.value.token === token) count += 1;
+  }
+  return count;
 }
