@@ -130,7 +130,6 @@ function scopeOf(
   leave: () => void,
 ): LockScope {
   const frame = parts.reentrancy.frame(lease);
-  const released = (): void => leave();
   const failed = (error: unknown): void => {
     parts.logger?.warn(
       `Release of ${own!.resources.join(', ')} failed (${safeMessage(error)}); the keys expire by themselves.`,
@@ -139,7 +138,7 @@ function scopeOf(
   };
   const exit = async (nested: Promise<unknown> | undefined): Promise<void> => {
     if (nested) await nested;
-    if (own) await own.release().then(released, failed);
+    if (own) await own.release().then(leave, failed);
     else leave();
   };
   return {
@@ -149,7 +148,7 @@ function scopeOf(
       try {
         const nested = parts.reentrancy.settle(frame);
         if (nested || !own) return exit(nested);
-        return own.release().then(released, failed);
+        return own.release().then(leave, failed);
       } catch (error) {
         return rejection(error);
       }
