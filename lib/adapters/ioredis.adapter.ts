@@ -1,9 +1,5 @@
-import {
-  describeClient,
-  type IoredisClient,
-  IoredisConnection,
-  type IoredisLockAdapterOptions,
-} from './ioredis.connection.js';
+import { describeClient, type IoredisClient } from './ioredis.client.js';
+import { IoredisConnection, type IoredisLockAdapterOptions } from './ioredis.connection.js';
 import { RedisLockAdapter } from './redis-lock.adapter.js';
 
 export { describeClient, type IoredisClient, type IoredisLockAdapterOptions };

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redact } from '../redaction.js';
+import { describeClient, type IoredisClient, isIoredisCluster } from './ioredis.client.js';
 import {
   closeWithin,
   errorMessage,
@@ -9,9 +10,6 @@ import {
   type RedisServer,
   type RedisSubscriber,
 } from './redis-connection.js';
-
-/** A standalone (or Sentinel-backed) ioredis client, or an ioredis Cluster. */
-export type IoredisClient = Redis | Cluster;
 
 /** Options of the ioredis-family adapters (`IoredisLockAdapter`, `IovalkeyLockAdapter`). */
 export interface IoredisLockAdapterOptions {
@@ -125,7 +123,7 @@ export class IoredisConnection implements RedisConnection {
     }
     this.#batched = 0;
     const client = this.#client;
-    if (isCluster(client) || client.status !== 'ready') return;
+    if (isIoredisCluster(client) || client.status !== 'ready') return;
     const stream = (client as { stream?: Writable }).stream;
     if (!stream || typeof stream.cork !== 'function') return;
     stream.cork();
@@ -143,7 +141,7 @@ export class IoredisConnection implements RedisConnection {
     const client = this.#client;
     // Subscriptions may queue while the connection comes up: the engine bounds each wait with
     // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
-    if (isCluster(client)) {
+    if (isIoredisCluster(client)) {
       const cluster = client.duplicate(undefined, {
         shardedSubscribers: sharded,
         enableOfflineQueue: true,
@@ -229,7 +227,7 @@ export class IoredisConnection implements RedisConnection {
 
   masters(): Promise<readonly RedisServer[]> {
     const client = this.#client;
-    const servers = isCluster(client) ? client.nodes('master') : [client];
+    const servers = isIoredisCluster(client) ? client.nodes('master') : [client];
     return Promise.resolve(
       servers.map((server) => ({
         name: server === client ? this.name : `${server.options.host}:${server.options.port}`,
@@ -261,7 +259,7 @@ export class IoredisConnection implements RedisConnection {
     // mode refuses AUTH, and an authenticated connection stays authenticated.
     for (const client of [this.#client, ...this.#subscribers]) {
       const main = client === this.#client;
-      if (isCluster(client)) {
+      if (isIoredisCluster(client)) {
         Object.assign((client.options.redisOptions ??= {}), credentials);
         for (const node of client.nodes()) {
           Object.assign(node.options, credentials);
@@ -334,34 +332,3 @@ const EARLY_WRITE = 32;
  * as itself, already interned.
  */
 const LOWER: Readonly<Record<string, string>> = { SET: 'set', PTTL: 'pttl', PING: 'ping' };
-
-/**
- * Duck-typed rather than `instanceof Cluster`, so ioredis-compatible forks (iovalkey) work too
- * and this module needs no runtime import of ioredis.
- */
-function isCluster(client: IoredisClient): client is Cluster {
-  return client.isCluster;
-}
-
-/** A name for logs and errors built from the address only, so no credential can leak. */
-export function describeClient(client: IoredisClient): string {
-  if (isCluster(client)) {
-    const nodes = (client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
-    const addresses = nodes.map((node) =>
-      typeof node === 'object' && node !== null
-        ? `${(node as { host?: string }).host ?? '127.0.0.1'}:${(node as { port?: number }).port ?? 6379}`
-        : typeof node === 'number'
-          ? `127.0.0.1:${node}`
-          : redact(String(node)),
-    );
-    return `redis-cluster://${addresses.join(',')}`;
-  }
-  const options = client.options;
-  if (options.sentinels?.length) {
-    const sentinels = options.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`);
-    return `redis-sentinel://${sentinels.join(',')}/${options.name ?? 'mymaster'}`;
-  }
-  if (options.path) return `redis+unix://${options.path}`;
-  const scheme = options.tls ? 'rediss' : 'redis';
-  return `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
-}

@@ -1,8 +1,5 @@
-import {
-  type IoredisClient,
-  IoredisConnection,
-  type IoredisLockAdapterOptions,
-} from './ioredis.connection.js';
+import type { IoredisClient } from './ioredis.client.js';
+import { IoredisConnection, type IoredisLockAdapterOptions } from './ioredis.connection.js';
 import { RedisLockAdapter } from './redis-lock.adapter.js';
 
 /**

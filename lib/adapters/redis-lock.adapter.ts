@@ -4,17 +4,9 @@ import type {
   LockAdapter,
   OwnerReply,
   SharedLocks,
-  SharedReleaseOptions,
 } from '../interfaces/lock-adapter.interface.js';
 import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
-import {
-  ACQUIRED,
-  argumentError,
-  assertKeys,
-  assertToken,
-  assertTtl,
-  permitsArg,
-} from './adapter-args.js';
+import { ACQUIRED, argumentError, assertKeys, assertToken, assertTtl } from './adapter-args.js';
 import { assertSameClusterSlot } from './cluster-keys.js';
 import {
   errorMessage,
@@ -30,14 +22,12 @@ import {
   INSPECT,
   ownerReply,
   RELEASE,
-  SHARED_ACQUIRE,
-  SHARED_EXTEND,
-  SHARED_RELEASE,
   SYNC_FENCE,
 } from './redis-scripts.js';
 import { ReleaseChannels } from './release-channels.js';
 import type { LockInspector } from '../interfaces/lock-inspector.interface.js';
 import { RedisLockInspector } from './lock-inspector.js';
+import { RedisSharedLocks } from './redis-shared-locks.js';
 
 type Publish = 'PUBLISH' | 'SPUBLISH';
 
@@ -292,66 +282,5 @@ export class RedisLockAdapter implements LockAdapter {
       });
     }
     return this.#probe;
-  }
-}
-
-/** What the read locks borrow from their adapter. */
-interface SharedLockSupport {
-  withCounter(keys: readonly string[], fenced: boolean): readonly string[];
-  announcing(
-    script: RedisScript,
-    keys: readonly string[],
-    value: string,
-    extra?: number,
-  ): Promise<unknown>;
-}
-
-/** The `shared` capability of {@link RedisLockAdapter}: read locks over the same connection. */
-class RedisSharedLocks implements SharedLocks {
-  readonly #node: string;
-  readonly #connection: RedisConnection;
-  readonly #support: SharedLockSupport;
-
-  constructor(node: string, connection: RedisConnection, support: SharedLockSupport) {
-    this.#node = node;
-    this.#connection = connection;
-    this.#support = support;
-  }
-
-  async acquire(
-    keys: readonly string[],
-    value: string,
-    ttl: number,
-    options?: AcquireOptions,
-  ): Promise<AcquireReply> {
-    assertKeys(keys);
-    assertTtl(ttl);
-    const fenced = options?.fence === true;
-    const all = this.#support.withCounter(keys, fenced);
-    const args = [value, ttl, fenced ? 1 : 0, permitsArg(options?.permits)];
-    return acquireReply(await this.#connection.evalScript(SHARED_ACQUIRE, all, args));
-  }
-
-  async extend(keys: readonly string[], value: string, ttl: number): Promise<OwnerReply> {
-    assertKeys(keys);
-    assertTtl(ttl);
-    return ownerReply(await this.#connection.evalScript(SHARED_EXTEND, keys, [value, ttl]));
-  }
-
-  async release(
-    keys: readonly string[],
-    value: string,
-    options?: SharedReleaseOptions,
-  ): Promise<OwnerReply> {
-    const cap = permitsArg(options?.permits);
-    return ownerReply(await this.#support.announcing(SHARED_RELEASE, keys, value, cap));
-  }
-
-  toJSON(): { node: string } {
-    return { node: this.#node };
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `SharedLocks { node: '${this.#node}' }`;
   }
 }
