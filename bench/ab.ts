@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ab -- --base=<commit> [--nodes=1] [--in-flight=1] [--rounds=9] [--ops=2000]
- * [--instant] [--hooks] [--layers]`:
+ * [--instant] [--hooks] [--layers] [--peers]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
  * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
@@ -24,6 +24,11 @@
  * new ÷ adapt is what the engine costs over its adapters, and adapt ÷ loop what the adapters
  * cost over calling ioredis directly.
  *
+ * `--peers`: node-redlock, @sesamecare-oss/redlock (both retry 10±10 ms) and redis-semaphore,
+ * called as the full bench calls them, in the same rounds. With `--layers`, adapt ÷ peer is
+ * what ours would reach against that peer if the engine cost nothing: a bound on what any
+ * change to the engine alone can gain.
+ *
  * The base commit is built with the project's TypeScript in a temporary `git worktree` (node
  * modules linked from this checkout), which is removed afterwards.
  */
@@ -39,8 +44,13 @@ import { RedisLockAdapter } from '../lib/adapters/redis-lock.adapter.js';
 import * as ours from '../lib/index.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
+import { createContender } from './core/contenders.js';
 import { RedisAdmin } from './core/redis-tools.js';
 import { pairedRatios, percentile, spread, type Spread } from './core/stats.js';
+
+/** The peers of `--peers`, in their best configuration for this workload. */
+const PEERS = ['redlock-fast', 'sesame-fast', 'semaphore'] as const;
+type PeerId = (typeof PEERS)[number];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -53,6 +63,7 @@ interface Args {
   readonly instant: boolean;
   readonly hooks: boolean;
   readonly layers: boolean;
+  readonly peers: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -74,11 +85,12 @@ function parseArgs(argv: readonly string[]): Args {
     instant: argv.includes('--instant'),
     hooks: argv.includes('--hooks'),
     layers: argv.includes('--layers'),
+    peers: argv.includes('--peers'),
   };
 }
 
 interface Contestant {
-  readonly label: 'base' | 'new' | 'adapt' | 'loop';
+  readonly label: 'base' | 'new' | 'adapt' | 'loop' | PeerId;
   cycle(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -238,6 +250,22 @@ async function main(): Promise<void> {
         close: () => limit.close(),
       });
     }
+    if (fleet && args.peers) {
+      for (const id of PEERS) {
+        const peer = await createContender(id, fleet.urls, {
+          ttl: 10_000,
+          waitMs: 0,
+          mode: 'uncontended',
+        });
+        contestants.push({
+          label: id,
+          cycle: async (key) => {
+            await peer.release(await peer.acquire(key));
+          },
+          close: () => peer.close(),
+        });
+      }
+    }
 
     let sequence = 0;
     const turn = async (contestant: Contestant, ops: number): Promise<Turn> => {
@@ -290,10 +318,12 @@ async function main(): Promise<void> {
     );
     const med = (label: string, pick: (t: Turn) => number): string =>
       spread(turns.get(label)!.map(pick)).median.toFixed(1);
-    console.log('         ops/s  client µs/op  of it user  Redis µs/op   p99 ms  GC ms/1k ops');
+    console.log(
+      '                ops/s  client µs/op  of it user  Redis µs/op   p99 ms  GC ms/1k ops',
+    );
     for (const { label } of contestants) {
       console.log(
-        `${label.padEnd(5)} ${med(label, (t) => t.ops).padStart(9)} ${med(label, (t) => t.cpuUs).padStart(13)}` +
+        `${label.padEnd(12)} ${med(label, (t) => t.ops).padStart(9)} ${med(label, (t) => t.cpuUs).padStart(13)}` +
           ` ${med(label, (t) => t.userUs).padStart(11)}` +
           ` ${med(label, (t) => t.redisUs).padStart(12)} ${spread(
             turns.get(label)!.map((t) => t.p99),
@@ -323,7 +353,14 @@ async function main(): Promise<void> {
         show('adapt ÷ loop', pairedRatios(ops('adapt'), ops('loop'))),
       );
     }
-    console.log(lines.join('   '));
+    if (fleet && args.peers) {
+      for (const id of PEERS) {
+        lines.push(show(`new ÷ ${id}`, pairedRatios(ops('new'), ops(id))));
+        if (args.layers) lines.push(show(`adapt ÷ ${id}`, pairedRatios(ops('adapt'), ops(id))));
+        lines.push(show(`${id} ÷ loop`, pairedRatios(ops(id), ops('loop'))));
+      }
+    }
+    console.log(lines.join('\n'));
   } finally {
     gc.disconnect();
     for (const contestant of contestants) await contestant.close();
