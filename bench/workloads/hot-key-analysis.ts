@@ -19,6 +19,12 @@ export interface HotKeyTurn {
   readonly holdMeanMs: number;
   /** From a release call to the next acquisition (any worker): hand-off latency p50, ms. */
   readonly gapP50Ms: number;
+  /**
+   * The same, only where the next holder is in another process (multi-process runs): what a
+   * hand-off across processes costs, apart from a worker taking the key back. Absent from runs
+   * before it was recorded, and when there was no such hand-off.
+   */
+  readonly crossGapP50Ms?: number;
   /** Calls that rejected on their own (retry budget spent, errors). */
   readonly giveUps: number;
   /** Calls still waiting at the end of the drain, aborted by the bench (not give-ups). */
@@ -79,6 +85,7 @@ export function analyseTurn(
   let previous: number | undefined;
   let holdSum = 0;
   const gaps: number[] = [];
+  const crossGaps: number[] = [];
   for (const hold of holds) {
     if (hold.acquiredAt < lastRelease) overlaps += 1;
     const before = lastRelease;
@@ -91,6 +98,7 @@ export function analyseTurn(
       if (hold.worker !== previous) handoffs += 1;
       if (Math.floor(hold.worker / perProcess) !== Math.floor(previous / perProcess)) {
         crossProcess += 1;
+        crossGaps.push(hold.acquiredAt - before);
       }
     }
     previous = hold.worker;
@@ -104,6 +112,8 @@ export function analyseTurn(
     wait: summarize(Float64Array.from(waits).sort()),
     holdMeanMs: acquisitions === 0 ? Number.NaN : holdSum / acquisitions,
     gapP50Ms: summarize(Float64Array.from(gaps).sort()).p50,
+    crossGapP50Ms:
+      crossGaps.length > 0 ? summarize(Float64Array.from(crossGaps).sort()).p50 : undefined,
     giveUps,
     cut,
     abandoned,

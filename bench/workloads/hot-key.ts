@@ -211,7 +211,8 @@ function logRow(
 ): void {
   const med = (pick: (t: HotKeyTurn) => number): string => {
     const values = row.turns.map(pick).sort((a, b) => a - b);
-    return (values[Math.floor(values.length / 2)] ?? Number.NaN).toFixed(1);
+    const value = values[Math.floor(values.length / 2)] ?? Number.NaN;
+    return value.toFixed(value < 10 ? 2 : 1);
   };
   const giveUps = row.turns.reduce((sum, t) => sum + t.giveUps, 0);
   const overlaps = row.turns.reduce((sum, t) => sum + t.overlaps, 0);
@@ -219,6 +220,10 @@ function logRow(
   log(
     `  hot key ${nodes} node(s) ${processes} proc ${row.label}: ${med((t) => t.acquisitionsPerSec)} acq/s, ` +
       `${med((t) => t.handoffsPerSec)} hand-offs/s, wait p99 ${med((t) => t.wait.p99)} ms, ` +
+      `release to next holder p50 ${med((t) => t.gapP50Ms)} ms` +
+      (processes > 1
+        ? ` (in another process ${med((t) => t.crossGapP50Ms ?? Number.NaN)} ms), `
+        : ', ') +
       `give-ups ${giveUps}, overlaps ${overlaps}` +
       (error ? ` (${error})` : ''),
   );
