@@ -424,7 +424,7 @@ async function main() {
         text.includes(begin) && text.includes(end)
           ? `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`
           : `${text}\n## Mutation check\n\n${begin}\n${table}\n${end}\n`;
-      writeFileSync(reportPath, next);
+      writeFileSync(reportPath, await formatMarkdown(next, reportPath));
     }
     log('');
     log(renderMutations(results));
@@ -442,4 +442,21 @@ if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
     console.error(error);
     process.exitCode = 2;
   });
+}
+
+/**
+ * Formats with the project's prettier settings, as the bench does for BENCHMARKS.md, so that
+ * `prettier --check .` stays clean after a run; unformatted if prettier cannot be loaded.
+ */
+async function formatMarkdown(text, filepath) {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(filepath)) ?? {};
+    return await prettier.format(text, { ...options, filepath, parser: 'markdown' });
+  } catch (error) {
+    log(
+      `[mutation-check] prettier unavailable (${error?.message ?? error}); RELIABILITY.md written unformatted`,
+    );
+    return text;
+  }
 }
