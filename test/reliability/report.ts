@@ -133,7 +133,21 @@ export async function loadResults(): Promise<{
 
 export async function writeReport(): Promise<void> {
   const { suites, mutations } = await loadResults();
-  await writeFile(REPORT_FILE, renderReport(suites, mutations));
+  await writeFile(REPORT_FILE, await formatted(renderReport(suites, mutations)));
+}
+
+/**
+ * With the project's prettier settings (tables aligned), so that `prettier --check .` stays
+ * clean after a soak run, as after the bench and the mutation check.
+ */
+async function formatted(text: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(REPORT_FILE)) ?? {};
+    return await prettier.format(text, { ...options, filepath: REPORT_FILE, parser: 'markdown' });
+  } catch {
+    return text;
+  }
 }
 
 function isSuiteResult(value: unknown): value is SuiteResult {
