@@ -28,6 +28,7 @@ import { runMemory } from './workloads/memory.js';
 import { runScaling } from './workloads/scaling.js';
 import { runSoak } from './workloads/soak.js';
 import { runThroughput } from './workloads/throughput.js';
+import { formatMarkdown } from '../test/support/format-markdown.js';
 
 // dist-bench/bench/run.js -> repository root
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -236,7 +237,12 @@ async function writeDocs(run: RunResult): Promise<void> {
   const analysisPath = join(ROOT, 'bench', 'analysis.md');
   const analysis = existsSync(analysisPath) ? readFileSync(analysisPath, 'utf8') : undefined;
   const path = join(ROOT, 'BENCHMARKS.md');
-  writeFileSync(path, await formatMarkdown(renderBenchmarksMd(run, CHART, analysis), path));
+  writeFileSync(
+    path,
+    await formatMarkdown(renderBenchmarksMd(run, CHART, analysis), path, (message) =>
+      log(`${message}; BENCHMARKS.md written unformatted`),
+    ),
+  );
   log(`wrote ${CHART} and BENCHMARKS.md`);
 }
 
@@ -247,18 +253,6 @@ async function reportOnly(file: string): Promise<number> {
   process.stdout.write(`${renderText(buildTables(run))}\n`);
   await writeDocs(run);
   return 0;
-}
-
-/** Formats with the project's prettier settings, so `prettier --check` stays clean. */
-async function formatMarkdown(text: string, filepath: string): Promise<string> {
-  try {
-    const prettier = await import('prettier');
-    const options = (await prettier.resolveConfig(filepath)) ?? {};
-    return await prettier.format(text, { ...options, filepath, parser: 'markdown' });
-  } catch (error) {
-    log(`prettier unavailable (${messageOf(error)}); BENCHMARKS.md written unformatted`);
-    return text;
-  }
 }
 
 main().then(

@@ -445,8 +445,9 @@ if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
 }
 
 /**
- * Formats with the project's prettier settings, as the bench does for BENCHMARKS.md, so that
- * `prettier --check .` stays clean after a run; unformatted if prettier cannot be loaded.
+ * Formats with the project's prettier settings, so that `prettier --check .` stays clean after a
+ * run; unformatted if prettier cannot be loaded. The TypeScript reports share
+ * `test/support/format-markdown.ts`; this script runs on plain node and cannot import it.
  */
 async function formatMarkdown(text, filepath) {
   try {

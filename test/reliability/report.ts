@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatMarkdown } from '../support/format-markdown.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(here, 'results');
@@ -133,21 +134,7 @@ export async function loadResults(): Promise<{
 
 export async function writeReport(): Promise<void> {
   const { suites, mutations } = await loadResults();
-  await writeFile(REPORT_FILE, await formatted(renderReport(suites, mutations)));
-}
-
-/**
- * With the project's prettier settings (tables aligned), so that `prettier --check .` stays
- * clean after a soak run, as after the bench and the mutation check.
- */
-async function formatted(text: string): Promise<string> {
-  try {
-    const prettier = await import('prettier');
-    const options = (await prettier.resolveConfig(REPORT_FILE)) ?? {};
-    return await prettier.format(text, { ...options, filepath: REPORT_FILE, parser: 'markdown' });
-  } catch {
-    return text;
-  }
+  await writeFile(REPORT_FILE, await formatMarkdown(renderReport(suites, mutations), REPORT_FILE));
 }
 
 function isSuiteResult(value: unknown): value is SuiteResult {
