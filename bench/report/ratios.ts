@@ -39,15 +39,29 @@ export function bestPeer<T, R extends RoundRow<T>>(
   families?: readonly Family[],
   lower = false,
 ): R | undefined {
+  return bestPeerBy(rows, (row) => medianOf(row, pick), families, lower);
+}
+
+/** Of the peers in `families` (every peer when absent), the row with the best `value`. */
+export function bestPeerBy<R extends RoundRow<unknown>>(
+  rows: readonly R[],
+  value: (row: R) => number,
+  families?: readonly Family[],
+  lower = false,
+): R | undefined {
   const peers = rows.filter((r) => {
     const info = CONTENDERS.find((c) => c.id === r.contender);
     return info?.peer === true && (!families || families.includes(info.family));
   });
   let best: R | undefined;
+  let bestValue = Number.NaN;
   for (const row of peers) {
-    const value = medianOf(row, pick);
-    if (!Number.isFinite(value)) continue;
-    if (!best || (lower ? value < medianOf(best, pick) : value > medianOf(best, pick))) best = row;
+    const v = value(row);
+    if (!Number.isFinite(v)) continue;
+    if (!best || (lower ? v < bestValue : v > bestValue)) {
+      best = row;
+      bestValue = v;
+    }
   }
   return best;
 }
@@ -67,4 +81,34 @@ export function shortRatio(s: Spread): string {
   if (s.n === 0) return '–';
   if (s.n === 1) return `${s.median.toFixed(2)}×`;
   return `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
+}
+
+/**
+ * A latency percentile of `a` over `b`'s, each taken over every round's calls pooled
+ * (`pooled`), in place of the median of the per-round ratios; the min–max (and IQR) stay
+ * those of the per-round ratios, to show the spread. A turn's p99 rests on a few dozen calls,
+ * so per-round ratios of tails swing with any hiccup of the shared machine (ours ÷ the loop's
+ * p99 spread over 0.59–2.41× across the five rounds of one run on 2026-12-01). Results
+ * recorded before rows had pooled latencies get the median of per-round ratios.
+ */
+export function pooledRatio<R extends RoundRow<unknown>>(
+  a: R,
+  b: R,
+  pooled: (row: R) => number | undefined,
+  perTurn: (turn: R['turns'][number]) => number,
+): Spread {
+  const rounds = ratioOf(a, b, perTurn);
+  const x = pooled(a);
+  const y = pooled(b);
+  if (x === undefined || y === undefined || !(y > 0)) return rounds;
+  return { ...rounds, median: x / y };
+}
+
+/** `pooled(row)` where the row has it, else the median over its turns of `perTurn`. */
+export function pooledOr<R extends RoundRow<unknown>>(
+  row: R,
+  pooled: (row: R) => number | undefined,
+  perTurn: (turn: R['turns'][number]) => number,
+): number {
+  return pooled(row) ?? medianOf(row, perTurn);
 }

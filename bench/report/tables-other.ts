@@ -4,7 +4,7 @@ import type { Audit } from '../core/key-audit.js';
 import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyBlock } from '../workloads/hot-key.js';
 import type { Route } from '../workloads/http.js';
-import { medianOf, ratioOf, rowOf, shortRatio } from './ratios.js';
+import { medianOf, pooledOr, ratioOf, rowOf, shortRatio } from './ratios.js';
 import type { RunResult } from './results.js';
 import { fixed, int, type Table } from './table.js';
 
@@ -26,11 +26,19 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
         int(medianOf(row, handoffs)),
         block.processes > 1 ? int(medianOf(row, (t) => t.crossProcessPerSec ?? 0)) : '',
         fixed(
-          medianOf(row, (t) => t.wait.p50),
+          pooledOr(
+            row,
+            (r) => r.wait?.p50,
+            (t) => t.wait.p50,
+          ),
           2,
         ),
         fixed(
-          medianOf(row, (t) => t.wait.p99),
+          pooledOr(
+            row,
+            (r) => r.wait?.p99,
+            (t) => t.wait.p99,
+          ),
           1,
         ),
         fixed(Math.max(...row.turns.map((t) => t.wait.max)), 0),
@@ -67,7 +75,7 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
     align: 'rrlrrrrrrrrrrr',
     rows,
     note:
-      'Medians over interleaved rounds (each contender one window per round, a fresh key per window). hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). attempts/acq: ours only, from its events. ' +
+      'Medians over interleaved rounds (each contender one window per round, a fresh key per window); wait p50/p99 over every round’s calls together. hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). attempts/acq: ours only, from its events. ' +
       `Load during the rounds: ${blocks.map((x) => `${x.nodes}n/${x.processes}p ${loadRange(x.load)}`).join(', ')}.`,
   };
 }

@@ -18,6 +18,7 @@ import { type Audit, auditKeys } from '../core/key-audit.js';
 import { forkTracked, nextMessage, send, stopChild } from '../core/processes.js';
 import type { RedisAdmin } from '../core/redis-tools.js';
 import { interleave, type LoadSample } from '../core/rounds.js';
+import { type LatencySummary, pooledSummary } from '../core/stats.js';
 import { analyseTurn, type HotKeyTurn } from './hot-key-analysis.js';
 import type { WorkerBuild, WorkerConfigMessage, WorkerRunMessage } from './hot-key-worker.js';
 import { type HotLoopRecords, type HotLoopSpec, runHotLoop } from './hot-loop.js';
@@ -26,6 +27,11 @@ export interface HotKeyRow {
   readonly contender: ContenderId;
   readonly label: string;
   readonly turns: readonly HotKeyTurn[];
+  /**
+   * Call-to-acquired time of every round's successful calls together (see `pooledSummary`):
+   * the wait p50 and p99 the tables and targets use. Absent from runs before it was recorded.
+   */
+  readonly wait?: LatencySummary;
 }
 
 export interface HotKeyBlock {
@@ -116,16 +122,23 @@ async function runConfig(
       settleMs: c.settleMs,
       maxAcquisitionsPerWorker: c.maxAcquisitionsPerWorker,
     });
+  const waits = new Map<string, Float64Array[]>(ids.map((id) => [id, []]));
   const { turns, load } = await interleave(ids, c.rounds, async (id, round) => {
     const resource = resourceName(id, 'hot', nodes, processes, round);
     // Children need a moment to receive the start time; in-process a few ms is enough.
     const startAt = mono() + (processes === 1 ? 20 : 100);
     const windowEnd = startAt + c.windowMs;
     const records = await workers.runTurn(keyOf(id, nodes), specFor(resource), startAt, windowEnd);
+    waits.get(id)!.push(Float64Array.from(records.flatMap((part) => part.waits)));
     return analyseTurn(records, perProcess, processes, startAt, windowEnd);
   });
   const rows = ids.map((id): HotKeyRow => {
-    const row = { contender: id, label: contenderInfo(id).label(nodes), turns: turns.get(id)! };
+    const row: HotKeyRow = {
+      contender: id,
+      label: contenderInfo(id).label(nodes),
+      turns: turns.get(id)!,
+      wait: pooledSummary(waits.get(id)!),
+    };
     logRow(log, nodes, processes, row);
     return row;
   });
@@ -219,7 +232,7 @@ function logRow(
   const error = row.turns.find((t) => t.firstError)?.firstError;
   log(
     `  hot key ${nodes} node(s) ${processes} proc ${row.label}: ${med((t) => t.acquisitionsPerSec)} acq/s, ` +
-      `${med((t) => t.handoffsPerSec)} hand-offs/s, wait p99 ${med((t) => t.wait.p99)} ms, ` +
+      `${med((t) => t.handoffsPerSec)} hand-offs/s, wait p99 ${row.wait ? row.wait.p99.toFixed(1) : med((t) => t.wait.p99)} ms, ` +
       `release to next holder p50 ${med((t) => t.gapP50Ms)} ms` +
       (processes > 1
         ? ` (in another process ${med((t) => t.crossGapP50Ms ?? Number.NaN)} ms), `

@@ -19,7 +19,7 @@ import { type Audit, auditKeys } from '../core/key-audit.js';
 import { type CommandProfile, calibrate, topLevelUsec } from '../core/redis-time.js';
 import { type RedisAdmin, statsDelta } from '../core/redis-tools.js';
 import { interleave, type LoadSample } from '../core/rounds.js';
-import { Samples } from '../core/stats.js';
+import { type LatencySummary, pooledSummary, Samples, summarize } from '../core/stats.js';
 
 export interface Turn {
   readonly ops: number;
@@ -50,6 +50,11 @@ export interface ThroughputRow {
   readonly label: string;
   /** One per round, in round order: paired with the other rows' turns of the same round. */
   readonly turns: readonly Turn[];
+  /**
+   * Latency of every round's calls together (see `pooledSummary`): the p50 and p99 the tables
+   * and targets use. Absent from runs before it was recorded (they used per-turn medians).
+   */
+  readonly latency?: LatencySummary;
   readonly profile: CommandProfile | undefined;
 }
 
@@ -161,6 +166,7 @@ export async function runThroughput(
       );
       if (warm.ops === 0) throw new Error(`${id} failed every warm-up call: ${warm.firstError}`);
     }
+    const pooled = new Map<string, Float64Array[]>(ids.map((id) => [id, []]));
     const { turns, load } = await interleave(ids, knobs.rounds, async (id, round) => {
       const contender = contenders.get(id)!;
       const samples = new Samples(50_000);
@@ -178,7 +184,9 @@ export async function runThroughput(
       const delta = statsDelta(before, await admin.stats(nodes));
       const redis = topLevelUsec(delta.commands, profiles.get(id));
       const ops = Math.max(1, outcome.ops);
-      const latency = samples.summary();
+      const sorted = samples.sorted();
+      pooled.get(id)!.push(sorted);
+      const latency = summarize(sorted);
       const turn: Turn = {
         ops: outcome.ops,
         elapsedMs: outcome.elapsedMs,
@@ -200,6 +208,7 @@ export async function runThroughput(
       contender: id,
       label: contenderInfo(id).label(nodes),
       turns: turns.get(id)!,
+      latency: pooledSummary(pooled.get(id)!),
       profile: profiles.get(id),
     }));
     for (const row of rows) logRow(log, workload, nodes, inFlight, row);
@@ -229,7 +238,7 @@ function logRow(
   const errors = row.turns.reduce((sum, t) => sum + t.errors, 0);
   log(
     `  ${workload} ${nodes} node(s) ×${inFlight} ${row.label}: ${med((t) => t.opsPerSec).toFixed(0)} ops/s, ` +
-      `p99 ${med((t) => t.p99).toFixed(3)} ms, CPU ${med((t) => t.cpuUsPerOp).toFixed(1)} µs/op ` +
+      `p99 ${(row.latency?.p99 ?? med((t) => t.p99)).toFixed(3)} ms, CPU ${med((t) => t.cpuUsPerOp).toFixed(1)} µs/op ` +
       `(user ${med((t) => t.userUsPerOp ?? Number.NaN).toFixed(1)}), ` +
       `Redis ${med((t) => t.redisCmdUsPerOp).toFixed(1)} µs/op (main thread ${med((t) => t.redisCpuUsPerOp).toFixed(1)})` +
       (errors ? `, ${errors} errors (${row.turns.find((t) => t.firstError)?.firstError})` : ''),
