@@ -47,6 +47,7 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
             ? ` (${sum((t) => t.abandoned)} abandoned, ${sum((t) => t.stillRunning)} ran into the next turn)`
             : ''),
         String(sum((t) => t.overlaps)),
+        shares(row.turns),
         Number.isFinite(attempts) ? attempts.toFixed(1) : '',
         ours && row !== ours ? shortRatio(ratioOf(ours, row, handoffs)) : '',
         ours && row !== ours ? shortRatio(ratioOf(ours, row, acq)) : '',
@@ -68,14 +69,15 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
       'wait max ms',
       'give-ups',
       'overlaps',
+      'least share worker / proc',
       'attempts/acq',
       'ours ÷ this hand-offs',
       'ours ÷ this acq',
     ],
-    align: 'rrlrrrrrrrrrrr',
+    align: 'rrlrrrrrrrrrrrr',
     rows,
     note:
-      'Medians over interleaved rounds (each contender one window per round, a fresh key per window); wait p50/p99 over every round’s calls together. hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). attempts/acq: ours only, from its events. ' +
+      'Medians over interleaved rounds (each contender one window per round, a fresh key per window); wait p50/p99 over every round’s calls together. hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). least share: the acquisitions of the least-served worker (and process) over the mean per worker (per process), 1.00 = even, median over rounds. attempts/acq: ours only, from its events. ' +
       `Load during the rounds: ${blocks.map((x) => `${x.nodes}n/${x.processes}p ${loadRange(x.load)}`).join(', ')}.`,
   };
 }
@@ -236,4 +238,17 @@ export function auditTable(audits: readonly Audit[]): Table {
     rows: rows.length > 0 ? rows : [['every audit', '–', '0', '0', '', 'nothing was left']],
     note: 'Audited with SCAN + MEMORY USAGE + PTTL before every FLUSHALL; owners from the contender id in each resource name. Hot-key and throughput turns leave released keys only if a library keeps something after release.',
   };
+}
+
+/** `0.71 / 0.93`: the least-served worker's and process's share (medians over rounds). */
+function shares(turns: readonly HotKeyTurn[]): string {
+  const med = (pick: (t: HotKeyTurn) => number | undefined): string => {
+    const values = turns.map(pick).filter((v): v is number => v !== undefined);
+    if (values.length === 0) return '–';
+    values.sort((a, b) => a - b);
+    return values[Math.floor(values.length / 2)]!.toFixed(2);
+  };
+  const proc = med((t) => t.leastProcessShare);
+  const worker = med((t) => t.leastWorkerShare);
+  return worker === '–' ? '' : proc === '–' ? worker : `${worker} / ${proc}`;
 }

@@ -25,6 +25,13 @@ export interface HotKeyTurn {
    * before it was recorded, and when there was no such hand-off.
    */
   readonly crossGapP50Ms?: number;
+  /**
+   * Fairness: the acquisitions of the least-served worker, and of the least-served process
+   * (multi-process runs), each over the mean per worker or per process (1 = even, 0 = one was
+   * never served in the window). Absent from runs before it was recorded.
+   */
+  readonly leastWorkerShare?: number;
+  readonly leastProcessShare?: number;
   /** Calls that rejected on their own (retry budget spent, errors). */
   readonly giveUps: number;
   /** Calls still waiting at the end of the drain, aborted by the bench (not give-ups). */
@@ -45,6 +52,7 @@ export function analyseTurn(
   processes: number,
   startAt: number,
   windowEnd: number,
+  workers = perProcess * processes,
 ): HotKeyTurn {
   const holds: { worker: number; acquiredAt: number; releasedAt: number }[] = [];
   const waits: number[] = [];
@@ -84,6 +92,7 @@ export function analyseTurn(
   let crossProcess = 0;
   let previous: number | undefined;
   let holdSum = 0;
+  const perWorker = new Array<number>(workers).fill(0);
   const gaps: number[] = [];
   const crossGaps: number[] = [];
   for (const hold of holds) {
@@ -92,6 +101,7 @@ export function analyseTurn(
     lastRelease = Math.max(lastRelease, hold.releasedAt);
     if (hold.acquiredAt < startAt || hold.acquiredAt > windowEnd) continue;
     acquisitions += 1;
+    if (hold.worker < workers) perWorker[hold.worker]! += 1;
     holdSum += hold.releasedAt - hold.acquiredAt;
     if (previous !== undefined) {
       gaps.push(hold.acquiredAt - before);
@@ -104,6 +114,9 @@ export function analyseTurn(
     previous = hold.worker;
   }
   const seconds = (windowEnd - startAt) / 1_000;
+  const perProcessCounts = Array.from({ length: processes }, (_, p) =>
+    perWorker.slice(p * perProcess, (p + 1) * perProcess).reduce((sum, n) => sum + n, 0),
+  );
   return {
     acquisitions,
     acquisitionsPerSec: acquisitions / seconds,
@@ -114,6 +127,8 @@ export function analyseTurn(
     gapP50Ms: summarize(Float64Array.from(gaps).sort()).p50,
     crossGapP50Ms:
       crossGaps.length > 0 ? summarize(Float64Array.from(crossGaps).sort()).p50 : undefined,
+    leastWorkerShare: leastShare(perWorker),
+    leastProcessShare: processes > 1 ? leastShare(perProcessCounts) : undefined,
     giveUps,
     cut,
     abandoned,
@@ -123,4 +138,11 @@ export function analyseTurn(
     attemptsPerAcquisition: attemptAcquisitions > 0 ? attempts / attemptAcquisitions : undefined,
     firstError,
   };
+}
+
+/** The smallest count over the mean count (1 = even); undefined when nothing was counted. */
+function leastShare(counts: readonly number[]): number | undefined {
+  const total = counts.reduce((sum, n) => sum + n, 0);
+  if (total === 0 || counts.length === 0) return undefined;
+  return Math.min(...counts) / (total / counts.length);
 }

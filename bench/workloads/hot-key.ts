@@ -130,7 +130,7 @@ async function runConfig(
     const windowEnd = startAt + c.windowMs;
     const records = await workers.runTurn(keyOf(id, nodes), specFor(resource), startAt, windowEnd);
     waits.get(id)!.push(Float64Array.from(records.flatMap((part) => part.waits)));
-    return analyseTurn(records, perProcess, processes, startAt, windowEnd);
+    return analyseTurn(records, perProcess, processes, startAt, windowEnd, c.workers);
   });
   const rows = ids.map((id): HotKeyRow => {
     const row: HotKeyRow = {
@@ -237,6 +237,8 @@ function logRow(
       (processes > 1
         ? ` (in another process ${med((t) => t.crossGapP50Ms ?? Number.NaN)} ms), `
         : ', ') +
+      `least share worker ${med((t) => t.leastWorkerShare ?? Number.NaN)}` +
+      (processes > 1 ? ` / process ${med((t) => t.leastProcessShare ?? Number.NaN)}, ` : ', ') +
       `give-ups ${giveUps}, overlaps ${overlaps}` +
       (error ? ` (${error})` : ''),
   );
