@@ -15,6 +15,7 @@ import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { countOk } from './quorum.js';
+import { permitQuorum } from './permit-quorum.js';
 
 /**
  * The node I/O of held leases: extension (quorum, with the validity re-computed from the
@@ -58,7 +59,7 @@ export class LeaseIO implements LeaseDriver {
     if (lease.keyless) return lease.deadline;
     const keys = lease.keys;
     const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
-    const quorum = this.quorum;
+    const quorum = this.quorumOf(lease);
     const start = this.clock.now();
     const results = await this.nodes.ask<OwnerReply>(
       this.adapters,
@@ -67,7 +68,7 @@ export class LeaseIO implements LeaseDriver {
           ? adapter.shared!.extend(keys, lease.value, ttl)
           : adapter.extend(keys, lease.value, ttl),
       timeout,
-      this.confirmed,
+      quorum === this.quorum ? this.confirmed : (partial) => countOk(partial) >= quorum,
     );
     const deadline = Math.floor(start + ttl - (Math.floor(ttl * lease.driftFactor) + 2));
     const ok = countOk(results);
@@ -223,7 +224,7 @@ export class LeaseIO implements LeaseDriver {
             ? adapter.shared!.extend(keys, lease.value, ttl)
             : adapter.extend(keys, lease.value, ttl),
         lease.nodeTimeout,
-        (partial) => countOk(partial) >= this.quorum,
+        (partial) => countOk(partial) >= this.quorumOf(lease),
       );
       status = this.releaseStatus(lease, results, 'keep');
     }
@@ -243,6 +244,14 @@ export class LeaseIO implements LeaseDriver {
       lease,
     );
     return status;
+  }
+
+  /**
+   * The nodes that must confirm an extension of `lease`: a majority, or for a semaphore's
+   * permit as many as its grant needed (see permitQuorum).
+   */
+  private quorumOf(lease: Lease): number {
+    return permitQuorum(this.adapters.length, lease.permits, this.quorum);
   }
 
   /** The compare-and-set delete of `lease`'s keys on one node: a shared holder's, or a plain key's. */
@@ -268,9 +277,11 @@ export class LeaseIO implements LeaseDriver {
       if (result.value === 'ok') released += 1;
       else if (result.value === 'taken') taken += 1;
     }
-    if (released >= this.quorum) return 'released';
+    // Keeping a permit's keys for its holdAtLeast window holds the permit: as many nodes as it.
+    const quorum = action === 'keep' ? this.quorumOf(lease) : this.quorum;
+    if (released >= quorum) return 'released';
     if (taken > 0) return 'taken';
-    if (answered >= this.quorum) return 'expired';
+    if (answered >= quorum) return 'expired';
     const what = lease.resources.join(', ');
     throw new RedlockUnavailableError(
       `Could not confirm the ${action === 'keep' ? `hold of ${what} until the end of its holdAtLeast window` : `release of ${what}`}: ${answered} of ${this.adapters.length} nodes answered; the keys expire by themselves.`,

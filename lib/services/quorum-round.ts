@@ -6,6 +6,7 @@ import { FenceError, parseFence } from './fencing.js';
 import type { NodeGuard } from './node-guard.js';
 import { describeNodes, type NodeResult } from './quorum.js';
 import { ownerValue } from './owner-value.js';
+import { permitQuorum } from './permit-quorum.js';
 import { rejection } from './rejection.js';
 import { holding, settle } from './round-settlement.js';
 import type { Rollbacks } from './rollback.js';
@@ -87,12 +88,15 @@ export function acquireRound(
   // decides it; only a round that must also write fences back, take back what it took, or
   // ask the pilot node first goes on in an async frame (about 1 KB and two promises fewer).
   try {
-    const { adapters, quorum, clock } = ctx;
+    const { adapters, clock } = ctx;
     const { keys } = target;
     const { ttl } = opts;
     // Readers and a semaphore's permits live in the nodes' shared structure; only the permits
     // raise the fencing counter there (each grant gets its own token, like a writer's).
     const counted = opts.permits > 1;
+    // A permit needs more nodes than a lock (see permitQuorum); the round's steps read it here.
+    const quorum = counted ? permitQuorum(adapters.length, opts.permits, ctx.quorum) : ctx.quorum;
+    if (quorum !== ctx.quorum) ctx = withQuorum(ctx, quorum);
     const read = opts.mode === 'read' || counted;
     const exclusive = !read || counted;
     const fence = opts.fencing
@@ -143,6 +147,12 @@ export function acquireRound(
   } catch (error) {
     return rejection(error);
   }
+}
+
+/** `ctx` deciding by `quorum` nodes instead of its own (a semaphore's round). */
+function withQuorum(ctx: RoundContext, quorum: number): RoundContext {
+  const { adapters, clock, nodes, rollbacks, instanceTag } = ctx;
+  return { adapters, quorum, clock, nodes, rollbacks, instanceTag };
 }
 
 /** What one round sends and how it is decided: shared by its steps. */

@@ -1,0 +1,168 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
+import type { SharedLocks } from '../../lib/interfaces/lock-adapter.interface.js';
+import { RedlockUnavailableError } from '../../lib/redlock.errors.js';
+import type { Lock } from '../../lib/services/lock.js';
+import { permitQuorum } from '../../lib/services/permit-quorum.js';
+import { Redlock } from '../../lib/services/redlock.engine.js';
+
+/**
+ * A semaphore's permit on several nodes needs more than a majority: holders that got different
+ * majorities would otherwise add up past the cap while every node keeps its own count.
+ */
+describe('semaphore quorum', () => {
+  /** A memory node whose shared-lock calls can be made to fail (the node is down). */
+  class Node extends MemoryLockAdapter {
+    down = false;
+    constructor() {
+      super();
+      const inner = this.shared;
+      const fail = (): Promise<never> => Promise.reject(new Error('connect ECONNREFUSED'));
+      const wrapped: SharedLocks = {
+        acquire: (...args) => (this.down ? fail() : inner.acquire(...args)),
+        extend: (...args) => (this.down ? fail() : inner.extend(...args)),
+        release: (...args) => (this.down ? fail() : inner.release(...args)),
+      };
+      Object.assign(this, { shared: wrapped });
+    }
+  }
+
+  const setup = () => {
+    const nodes = [new Node(), new Node(), new Node()];
+    const engine = new Redlock(nodes, { lock: { nodeTimeout: 100, retryDelay: 10 } });
+    return { nodes, engine };
+  };
+
+  it('needs more nodes than a majority as soon as there are 2 permits', () => {
+    expect(permitQuorum(3, 1, 2)).toBe(2);
+    expect(permitQuorum(3, 2, 2)).toBe(3);
+    expect(permitQuorum(3, 4, 2)).toBe(3);
+    expect(permitQuorum(5, 2, 3)).toBe(4);
+    expect(permitQuorum(5, 3, 3)).toBe(4);
+    expect(permitQuorum(5, 4, 3)).toBe(5);
+    expect(permitQuorum(7, 2, 4)).toBe(5);
+    expect(permitQuorum(1, 10, 1)).toBe(1);
+    // The bound itself: permits + 1 holders of q nodes each never fit in N nodes of `permits`.
+    for (let nodes = 1; nodes <= 9; nodes += 1) {
+      const majority = Math.floor(nodes / 2) + 1;
+      for (let permits = 2; permits <= 12; permits += 1) {
+        const q = permitQuorum(nodes, permits, majority);
+        expect((permits + 1) * q).toBeGreaterThan(nodes * permits);
+        expect(q).toBeLessThanOrEqual(nodes);
+      }
+    }
+  });
+
+  it('refuses a third holder of 2 permits when two holders hold different majorities', async () => {
+    const { nodes, engine } = setup();
+    const key = `${engine.keyPrefix}sem:split`;
+    // Two other processes each got a permit on a majority of their own: X on nodes 0 and 1,
+    // Y on nodes 0 and 2 (each found the third node down at that moment). Node 0 is full; nodes
+    // 1 and 2 count one holder each, so a majority of them would still say yes.
+    for (const [owner, on] of [
+      ['X', [0, 1]],
+      ['Y', [0, 2]],
+    ] as const) {
+      for (const index of on) {
+        await expect(
+          nodes[index]!.shared.acquire([key], owner, 10_000, { permits: 2 }),
+        ).resolves.toMatchObject({ acquired: true });
+      }
+    }
+    await expect(engine.tryAcquire('sem:split', { permits: 2 })).resolves.toBeNull();
+    // Once X lets go everywhere, the permit is free on every node and the grant goes through.
+    for (const index of [0, 1]) await nodes[index]!.shared.release([key], 'X', { permits: 2 });
+    const lock = await engine.tryAcquire('sem:split', { permits: 2 });
+    expect(lock?.isHeld()).toBe(true);
+    await lock!.release();
+    await engine.close();
+  });
+
+  it('fails closed when fewer nodes answer than a permit needs, where a lock still goes through', async () => {
+    const { nodes, engine } = setup();
+    nodes[2]!.down = true;
+    await expect(engine.acquire('sem:down', { permits: 2, wait: 0 })).rejects.toBeInstanceOf(
+      RedlockUnavailableError,
+    );
+    // Nothing of the failed attempt stays behind on the nodes that granted it.
+    for (const index of [0, 1]) {
+      expect(await nodes[index]!.inspect([`${engine.keyPrefix}sem:down`])).toBe(-2);
+    }
+    const lock = await engine.acquire('plain:down');
+    expect(lock.isHeld()).toBe(true);
+    await lock.release();
+    await engine.close();
+  });
+
+  it('never lets more than `permits` holders in while nodes go down and up (randomized schedules)', async () => {
+    const step = fc.record({
+      engine: fc.integer({ min: 0, max: 2 }),
+      delay: fc.integer({ min: 0, max: 15 }),
+      hold: fc.integer({ min: 5, max: 30 }),
+      // A task either takes a permit or takes one node down for a while.
+      outage: fc.option(fc.integer({ min: 0, max: 2 }), { freq: 2 }),
+    });
+    let sections = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 4 }),
+        fc.array(step, { minLength: 8, maxLength: 20 }),
+        async (permits, steps) => {
+          const nodes = [new Node(), new Node(), new Node()];
+          // Three engines over the same nodes stand for three processes.
+          const engines = [0, 1, 2].map(
+            () => new Redlock(nodes, { lock: { nodeTimeout: 50, retryDelay: 5, retryJitter: 5 } }),
+          );
+          const inside = new Set<Lock>();
+          const problems: string[] = [];
+          await Promise.all(
+            steps.map(async (s) => {
+              await new Promise((resolve) => setTimeout(resolve, s.delay));
+              if (s.outage !== null) {
+                nodes[s.outage]!.down = true;
+                await new Promise((resolve) => setTimeout(resolve, s.hold));
+                nodes[s.outage]!.down = false;
+                return;
+              }
+              let lock: Lock;
+              try {
+                lock = await engines[s.engine]!.acquire('sem:random', {
+                  permits,
+                  ttl: 5_000,
+                  wait: 50,
+                });
+              } catch {
+                return; // unavailable or busy for the whole wait: no permit, nothing to check
+              }
+              sections += 1;
+              const live = [...inside].filter((held) => held.isHeld()).length;
+              if (live >= permits) problems.push(`${live + 1} holders of ${permits} permits`);
+              inside.add(lock);
+              await new Promise((resolve) => setTimeout(resolve, s.hold));
+              inside.delete(lock);
+              await lock.release().catch(() => undefined);
+            }),
+          );
+          await Promise.all(engines.map((engine) => engine.close()));
+          expect(problems).toEqual([]);
+        },
+      ),
+      { numRuns: 60, interruptAfterTimeLimit: 6_000 },
+    );
+    // The property held over real work, not over schedules where nobody got in.
+    expect(sections).toBeGreaterThan(30);
+  });
+
+  it('extends a permit only where every node its grant needed confirms', async () => {
+    const { nodes, engine } = setup();
+    const lock = await engine.acquire('sem:extend', { permits: 3, ttl: 10_000 });
+    nodes[1]!.down = true;
+    await expect(lock.extend(10_000)).rejects.toBeInstanceOf(RedlockUnavailableError);
+    nodes[1]!.down = false;
+    await lock.extend(10_000);
+    expect(lock.isHeld()).toBe(true);
+    await lock.release();
+    await engine.close();
+  });
+});
