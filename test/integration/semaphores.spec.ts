@@ -358,4 +358,75 @@ describe('semaphores with a node down (3 Redis nodes)', () => {
     await permit.release();
     await engine.close();
   }, 20_000);
+
+  it('never lets more than `permits` holders in while nodes stop and resume (randomized schedules)', async () => {
+    // Three engines with their own connections stand for three processes.
+    const connections = await Promise.all([0, 1, 2].map(() => connectAdapters(fleet.urls)));
+    const engines = connections.map(
+      (adapters) =>
+        new Redlock(adapters, { lock: { nodeTimeout: 100, retryDelay: 10, retryJitter: 10 } }),
+    );
+    const step = fc.record({
+      engine: fc.integer({ min: 0, max: 2 }),
+      delay: fc.integer({ min: 0, max: 40 }),
+      hold: fc.integer({ min: 5, max: 60 }),
+      // A step either takes a permit or stops one node (SIGSTOP) for a while.
+      outage: fc.option(fc.integer({ min: 0, max: 2 }), { freq: 3 }),
+    });
+    let seq = 0;
+    let entries = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 2, max: 4 }),
+          fc.array(step, { minLength: 6, maxLength: 14 }),
+          async (permits, steps) => {
+            const name = `sem:outages:${(seq += 1)}`;
+            const inside = new Set<Lock>();
+            const problems: string[] = [];
+            const paused = new Set<number>();
+            await Promise.all(
+              steps.map(async (s) => {
+                await new Promise((resolve) => setTimeout(resolve, s.delay));
+                if (s.outage !== null) {
+                  // One outage per node at a time: a second SIGSTOP would end with the first.
+                  if (paused.has(s.outage)) return;
+                  paused.add(s.outage);
+                  await fleet.nodes[s.outage]!.pause();
+                  await new Promise((resolve) => setTimeout(resolve, s.hold));
+                  await fleet.nodes[s.outage]!.resume();
+                  paused.delete(s.outage);
+                  return;
+                }
+                let lock: Lock;
+                try {
+                  lock = await engines[s.engine]!.acquire(name, { permits, ttl: 5_000, wait: 150 });
+                } catch (error) {
+                  // Busy for the whole wait, or failed closed while a node was stopped.
+                  if (error instanceof LockNotAcquiredError) return;
+                  if (error instanceof RedlockUnavailableError) return;
+                  throw error;
+                }
+                entries += 1;
+                const live = [...inside].filter((held) => held.isHeld()).length;
+                if (live >= permits) problems.push(`${live + 1} holders of ${permits} permits`);
+                inside.add(lock);
+                await new Promise((resolve) => setTimeout(resolve, s.hold));
+                inside.delete(lock);
+                await lock.release().catch(() => undefined);
+              }),
+            );
+            expect(problems).toEqual([]);
+          },
+        ),
+        { numRuns: 12, interruptAfterTimeLimit: 20_000 },
+      );
+    } finally {
+      await Promise.all(fleet.nodes.map((node) => node.resume()));
+      await Promise.all(engines.map((engine) => engine.close()));
+      await Promise.all(connections.map(closeAdapters));
+    }
+    // The property held over real entries, not over schedules where nobody got in.
+    expect(entries).toBeGreaterThan(10);
+  }, 60_000);
 });
