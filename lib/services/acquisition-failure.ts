@@ -7,7 +7,11 @@ import {
 } from '../redlock.errors.js';
 import type { Failure, Target } from './quorum-round.js';
 
-/** Errors of acquisitions in which no quorum of nodes answered at all (see Failure). */
+/**
+ * Errors of acquisitions in which not even a majority of the nodes answered: the outage that
+ * degraded mode covers. A semaphore that lacks the extra nodes its permit needs (see
+ * permitQuorum) while a majority answers is not one: it fails as usual.
+ */
 export const UNANSWERED = new WeakSet<RedlockError>();
 
 /** The error an acquisition throws after its last failed round, `failure`. */
@@ -39,6 +43,19 @@ export function failureError(
     resources: target.resources,
     nodes: failure.nodes,
   });
-  if (failure.unanswered) UNANSWERED.add(error);
+  if (failure.unanswered && answered(failure) < Math.floor(failure.nodes.length / 2) + 1) {
+    UNANSWERED.add(error);
+  }
   return error;
+}
+
+/** How many nodes gave an answer in the failed round (granted, refused or found it expired). */
+function answered(failure: Failure): number {
+  let count = 0;
+  for (const node of failure.nodes) {
+    if (node.outcome === 'acquired' || node.outcome === 'taken' || node.outcome === 'expired') {
+      count += 1;
+    }
+  }
+  return count;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { SharedLocks } from '../../lib/interfaces/lock-adapter.interface.js';
+import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
 import { RedlockUnavailableError } from '../../lib/redlock.errors.js';
 import type { Lock } from '../../lib/services/lock.js';
 import { permitQuorum } from '../../lib/services/permit-quorum.js';
@@ -152,6 +153,34 @@ describe('semaphore quorum', () => {
     );
     // The property held over real work, not over schedules where nobody got in.
     expect(sections).toBeGreaterThan(30);
+  });
+
+  it('keeps degraded mode for outages of a majority: a permit short of its extra nodes fails as usual', async () => {
+    const nodes = [new Node(), new Node(), new Node()];
+    const events: RedlockEvent[] = [];
+    const engine = new Redlock(nodes, {
+      lock: { nodeTimeout: 100, retryDelay: 10 },
+      degraded: { store: new MemoryLockAdapter() },
+      onEvent: (event) => events.push(event),
+    });
+    const degraded = () => events.filter((event) => event.type === 'degraded');
+    // One node of 3 down: a majority answers, so this is no outage for degraded mode. The
+    // permit cannot be proven (it needs all 3) and fails closed; a lock goes on distributed.
+    nodes[2]!.down = true;
+    await expect(engine.acquire('sem:degraded', { permits: 2, wait: 0 })).rejects.toBeInstanceOf(
+      RedlockUnavailableError,
+    );
+    const lock = await engine.acquire('plain:degraded');
+    await lock.release();
+    expect(degraded()).toEqual([]);
+    // Every node down: an outage, and the permit comes from the process-local store.
+    nodes[0]!.down = true;
+    nodes[1]!.down = true;
+    const local = await engine.acquire('sem:degraded', { permits: 2, wait: 0 });
+    expect(local.isHeld()).toBe(true);
+    expect(degraded()).toMatchObject([{ active: true }]);
+    await local.release().catch(() => undefined);
+    await engine.close();
   });
 
   it('extends a permit only where every node its grant needed confirms', async () => {
