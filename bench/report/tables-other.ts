@@ -1,5 +1,6 @@
 /** Tables of the hot-key, HTTP, memory and soak workloads, and of the audits. */
 import { loadRange } from '../core/rounds.js';
+import { median } from '../core/stats.js';
 import type { Audit } from '../core/key-audit.js';
 import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyBlock } from '../workloads/hot-key.js';
@@ -244,9 +245,7 @@ export function auditTable(audits: readonly Audit[]): Table {
 function shares(turns: readonly HotKeyTurn[]): string {
   const med = (pick: (t: HotKeyTurn) => number | undefined): string => {
     const values = turns.map(pick).filter((v): v is number => v !== undefined);
-    if (values.length === 0) return '–';
-    values.sort((a, b) => a - b);
-    return values[Math.floor(values.length / 2)]!.toFixed(2);
+    return values.length === 0 ? '–' : median(values).toFixed(2);
   };
   const proc = med((t) => t.leastProcessShare);
   const worker = med((t) => t.leastWorkerShare);

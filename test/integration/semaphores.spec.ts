@@ -12,6 +12,7 @@ import type { Lock } from '../../lib/services/lock.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { closeAdapters, connectAdapters, eventually } from '../support/adapters.js';
 import { deferred } from '../support/deferred.js';
+import { permitSteps, runPermitSchedule } from '../support/permit-schedule.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
 
 /**
@@ -366,56 +367,43 @@ describe('semaphores with a node down (3 Redis nodes)', () => {
       (adapters) =>
         new Redlock(adapters, { lock: { nodeTimeout: 100, retryDelay: 10, retryJitter: 10 } }),
     );
-    const step = fc.record({
-      engine: fc.integer({ min: 0, max: 2 }),
-      delay: fc.integer({ min: 0, max: 40 }),
-      hold: fc.integer({ min: 5, max: 60 }),
-      // A step either takes a permit or stops one node (SIGSTOP) for a while.
-      outage: fc.option(fc.integer({ min: 0, max: 2 }), { freq: 3 }),
-    });
     let seq = 0;
     let entries = 0;
     try {
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 2, max: 4 }),
-          fc.array(step, { minLength: 6, maxLength: 14 }),
+          permitSteps({
+            maxDelay: 40,
+            minHold: 5,
+            maxHold: 60,
+            outageFreq: 2,
+            minLength: 8,
+            maxLength: 18,
+          }),
           async (permits, steps) => {
-            const name = `sem:outages:${(seq += 1)}`;
-            const inside = new Set<Lock>();
-            const problems: string[] = [];
             const paused = new Set<number>();
-            await Promise.all(
-              steps.map(async (s) => {
-                await new Promise((resolve) => setTimeout(resolve, s.delay));
-                if (s.outage !== null) {
-                  // One outage per node at a time: a second SIGSTOP would end with the first.
-                  if (paused.has(s.outage)) return;
-                  paused.add(s.outage);
-                  await fleet.nodes[s.outage]!.pause();
-                  await new Promise((resolve) => setTimeout(resolve, s.hold));
-                  await fleet.nodes[s.outage]!.resume();
-                  paused.delete(s.outage);
-                  return;
-                }
-                let lock: Lock;
-                try {
-                  lock = await engines[s.engine]!.acquire(name, { permits, ttl: 5_000, wait: 150 });
-                } catch (error) {
-                  // Busy for the whole wait, or failed closed while a node was stopped.
-                  if (error instanceof LockNotAcquiredError) return;
-                  if (error instanceof RedlockUnavailableError) return;
-                  throw error;
-                }
-                entries += 1;
-                const live = [...inside].filter((held) => held.isHeld()).length;
-                if (live >= permits) problems.push(`${live + 1} holders of ${permits} permits`);
-                inside.add(lock);
-                await new Promise((resolve) => setTimeout(resolve, s.hold));
-                inside.delete(lock);
-                await lock.release().catch(() => undefined);
-              }),
-            );
+            const run = await runPermitSchedule({
+              steps,
+              permits,
+              engines,
+              resource: `sem:outages:${(seq += 1)}`,
+              wait: 150,
+              outage: async (node, ms) => {
+                // One outage per node at a time: a second SIGSTOP would end with the first.
+                if (paused.has(node)) return;
+                paused.add(node);
+                await fleet.nodes[node]!.pause();
+                await new Promise((resolve) => setTimeout(resolve, ms));
+                await fleet.nodes[node]!.resume();
+                paused.delete(node);
+              },
+              // Busy for the whole wait, or failed closed while a node was stopped.
+              refused: (error) =>
+                error instanceof LockNotAcquiredError || error instanceof RedlockUnavailableError,
+            });
+            entries += run.entries;
+            const { problems } = run;
             expect(problems).toEqual([]);
           },
         ),
