@@ -44,8 +44,10 @@ export class IoredisConnection implements RedisConnection {
   #lastError: Error | undefined;
   /** The socket corked in this tick (see #cork), or undefined. */
   #corked: Writable | undefined;
-  /** Commands sent to the corked socket in this tick. */
+  /** Commands sent to the corked socket in this tick, after the first. */
   #batched = 0;
+  /** The last corked tick carried a single command (see #cork). */
+  #lone = false;
 
   constructor(client: IoredisClient, options: IoredisLockAdapterOptions = {}) {
     this.#client = client;
@@ -104,9 +106,17 @@ export class IoredisConnection implements RedisConnection {
    * Holds the socket's writes until the end of this tick, so the commands of every lock call
    * made in one tick (a quorum round's node, 64 requests resumed by one reply packet) leave in
    * one `writev` instead of one syscall each: the syscall was the largest client cost per
-   * lock. A lone command waits only for `process.nextTick`. ioredis' own auto-pipelining
-   * batches per `setImmediate` through a pipeline object, which costs a lone command more than
-   * it saves. Cluster clients route per node and are left alone.
+   * lock. ioredis' own auto-pipelining batches per `setImmediate` through a pipeline object,
+   * which costs a lone command more than it saves. Cluster clients route per node and are left
+   * alone.
+   *
+   * A connection that carries one lock at a time (its last corked tick had one command) is not
+   * corked while nothing is in flight on it: the cork, its buffered write and the tick's
+   * `process.nextTick` would buy nothing, once per node and command (ten per lock on five
+   * nodes). A second command in the same tick finds the first in flight and corks the rest,
+   * and a tick of several commands makes the connection cork from the first command again:
+   * sending the first of every burst alone made the server answer it alone, and 64 locks in
+   * flight ran 0.66–0.73× as fast.
    */
   #cork(): void {
     const corked = this.#corked;
@@ -124,6 +134,10 @@ export class IoredisConnection implements RedisConnection {
     this.#batched = 0;
     const client = this.#client;
     if (isIoredisCluster(client) || client.status !== 'ready') return;
+    // One lock at a time and nothing in flight: sent at once (see above). A client without a
+    // visible queue is always corked.
+    const queue = (client as { commandQueue?: { length: number } }).commandQueue;
+    if (this.#lone && queue?.length === 0) return;
     const stream = (client as { stream?: Writable }).stream;
     if (!stream || typeof stream.cork !== 'function') return;
     stream.cork();
@@ -134,6 +148,7 @@ export class IoredisConnection implements RedisConnection {
   readonly #uncork = (): void => {
     const stream = this.#corked;
     this.#corked = undefined;
+    this.#lone = this.#batched === 0;
     stream?.uncork();
   };
 

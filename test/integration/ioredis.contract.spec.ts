@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import calculateSlot from 'cluster-key-slot';
@@ -150,6 +151,57 @@ describe('ioredis adapter', () => {
         expect(await adapter.release(['lock:old-redis'], 'a')).toBe('ok');
       } finally {
         await adapter.close();
+      }
+    });
+  });
+
+  describe('writes', () => {
+    /** Counts the socket's writes (one `_write` or `_writev` per syscall) and corks. */
+    const watch = (connection: IoredisConnection, client: Redis) => {
+      const stream = (client as unknown as { stream: Writable & Record<string, unknown> }).stream;
+      const counts = { writes: 0, corks: 0 };
+      for (const name of ['_write', '_writev', 'cork'] as const) {
+        const real = stream[name] as (...args: unknown[]) => unknown;
+        stream[name] = function (this: unknown, ...args: unknown[]) {
+          if (name === 'cork') counts.corks += 1;
+          else counts.writes += 1;
+          return real.apply(this, args);
+        };
+      }
+      const send = (n: number, tag: string) =>
+        Promise.all(
+          Array.from({ length: n }, (_, i) => connection.command('SET', [`w:${tag}:${i}`, i])),
+        );
+      return { counts, send };
+    };
+
+    it('sends a lone command at once, uncorked, and a burst of one tick in one write', async () => {
+      const client = new Redis(standalone.urls[0]!);
+      const connection = new IoredisConnection(client, { owned: true });
+      try {
+        await connection.ready(10_000);
+        const { counts, send } = watch(connection, client);
+        await send(1, 'first'); // corked: nothing is known of this connection yet
+        const lone = { ...counts };
+        for (let i = 0; i < 5; i += 1) await send(1, `lone${i}`);
+        // One lock at a time: each command is its own write, with no cork and no tick to wait for.
+        expect(counts.corks - lone.corks).toBe(0);
+        expect(counts.writes - lone.writes).toBe(5);
+        const before = { ...counts };
+        await send(20, 'burst');
+        // The first of the burst left at once (nothing was in flight); the rest in one write.
+        expect(counts.writes - before.writes).toBe(2);
+        const busy = { ...counts };
+        await send(20, 'burst2');
+        // After a burst the connection corks from the first command: one write.
+        expect(counts.writes - busy.writes).toBe(1);
+        expect(counts.corks - busy.corks).toBe(1);
+        const values = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => client.get(`w:burst2:${i}`)),
+        );
+        expect(values).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+      } finally {
+        await connection.close();
       }
     });
   });
