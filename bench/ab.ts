@@ -19,10 +19,11 @@
  * `--instant`: nodes that answer at once, in process (no Redis, no loop): the library's own
  * CPU per lock, without the syscalls that dominate and blur it on real connections.
  *
- * `--layers`: one more contestant, `adapt`: this checkout's adapters (the Redis client layer of
- * the library) driven by a loop of the hand-written one's shape, without the engine. Then
+ * `--layers`: two more contestants. `adapt`: this checkout's adapters (the Redis client layer
+ * of the library) driven by a loop of the hand-written one's shape, without the engine. Then
  * new ÷ adapt is what the engine costs over its adapters, and adapt ÷ loop what the adapters
- * cost over calling ioredis directly.
+ * cost over calling ioredis directly. `lite`: the same adapters under a minimal client that
+ * keeps Redlock's rules (per-node timeout, validity), see `liteOf`.
  *
  * `--peers`: node-redlock, @sesamecare-oss/redlock (both retry 10±10 ms) and redis-semaphore,
  * called as the full bench calls them, in the same rounds. With `--layers`, adapt ÷ peer is
@@ -42,6 +43,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RedisConnection } from '../lib/adapters/redis-connection.js';
 import { RedisLockAdapter } from '../lib/adapters/redis-lock.adapter.js';
 import * as ours from '../lib/index.js';
+import { ownerValue } from '../lib/services/owner-value.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
 import { createContender } from './core/contenders.js';
@@ -90,7 +92,7 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 interface Contestant {
-  readonly label: 'base' | 'new' | 'adapt' | 'loop' | PeerId;
+  readonly label: 'base' | 'new' | 'adapt' | 'loop' | 'lite' | PeerId;
   cycle(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -185,6 +187,66 @@ async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
   };
 }
 
+/**
+ * A minimal Redlock client on this checkout's adapters (`--layers`): a fresh owner value, the
+ * acquisition to every node with a per-node timeout (a `setTimeout` per fan-out), granted at a
+ * majority within the validity (`ttl - elapsed - drift`), then the release to every node, done
+ * at a majority. No lease, events, breakers, waiting or abort signals: new ÷ lite is what the
+ * engine's features cost over the least a correct client must do, lite ÷ loop what that least
+ * costs over the hand-written loop (which has no timeout and no validity check).
+ */
+async function liteOf(urls: readonly string[]): Promise<Contestant> {
+  const adapters = urls.map((url) => ours.createLockAdapter(url));
+  await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
+  const n = adapters.length;
+  const quorum = Math.floor(n / 2) + 1;
+  const ttl = 10_000;
+  const count = (
+    calls: Promise<{ acquired?: boolean } | string>[],
+    need: number,
+  ): Promise<number> =>
+    new Promise((resolve) => {
+      let ok = 0;
+      let answered = 0;
+      const timer = setTimeout(() => resolve(ok), 200);
+      const done = (good: boolean): void => {
+        answered += 1;
+        if (good) ok += 1;
+        if (ok === need || answered === n) {
+          clearTimeout(timer);
+          resolve(ok);
+        }
+      };
+      for (const call of calls)
+        call.then(
+          (reply) => done(typeof reply === 'string' ? reply === 'ok' : reply.acquired === true),
+          () => done(false),
+        );
+    });
+  return {
+    label: 'lite',
+    cycle: async (key) => {
+      const keys = [key];
+      const value = ownerValue();
+      const start = performance.now();
+      const granted = await count(
+        adapters.map((a) => a.acquire(keys, value, ttl)),
+        quorum,
+      );
+      const deadline = start + ttl - (Math.floor(ttl * 0.01) + 2);
+      if (granted < quorum || deadline <= performance.now()) throw new Error('lite: not granted');
+      const lease = { keys, value, deadline };
+      await count(
+        adapters.map((a) => a.release(lease.keys, lease.value)),
+        quorum,
+      );
+    },
+    close: async () => {
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+    },
+  };
+}
+
 /** Builds `commit` in a temporary worktree; returns its lib and how to remove it. */
 function buildBase(commit: string): { entry: string; remove: () => void } {
   const dir = join(mkdtempSync(join(tmpdir(), 'redlock-ab-')), 'base');
@@ -240,6 +302,7 @@ async function main(): Promise<void> {
     contestants.push(await engineOf('base', baseLib, urls, args.instant));
     contestants.push(await engineOf('new', { ...ours, RedisLockAdapter }, urls, args.instant));
     if (fleet && args.layers) contestants.push(await adaptersOf(fleet.urls));
+    if (fleet && args.layers) contestants.push(await liteOf(fleet.urls));
     if (fleet) {
       const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
       contestants.push({
@@ -351,6 +414,9 @@ async function main(): Promise<void> {
       lines.push(
         show('new ÷ adapt', pairedRatios(ops('new'), ops('adapt'))),
         show('adapt ÷ loop', pairedRatios(ops('adapt'), ops('loop'))),
+        show('lite ÷ loop', pairedRatios(ops('lite'), ops('loop'))),
+        show('new ÷ lite', pairedRatios(ops('new'), ops('lite'))),
+        show('lite ÷ adapt', pairedRatios(ops('lite'), ops('adapt'))),
       );
     }
     if (fleet && args.peers) {
