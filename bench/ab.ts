@@ -3,7 +3,7 @@
  * [--instant] [--hooks] [--layers] [--peers]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
- * a rotating order. For a change to the lock path: on this shared 2-core machine two runs of
+ * an order drawn afresh per round (see `roundOrder`). For a change to the lock path: on this shared 2-core machine two runs of
  * the full bench differ by more than most such changes, while turns in one process, paired by
  * round, compare like with like.
  *
@@ -47,6 +47,7 @@ import { ownerValue } from '../lib/services/owner-value.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
 import { createContender } from './core/contenders.js';
+import { roundOrder } from './core/rounds.js';
 import { RedisAdmin } from './core/redis-tools.js';
 import { pairedRatios, percentile, spread, type Spread } from './core/stats.js';
 
@@ -366,8 +367,7 @@ async function main(): Promise<void> {
     for (const contestant of contestants) await turn(contestant, Math.min(args.ops, 1_000));
     const turns = new Map<string, Turn[]>(contestants.map((c) => [c.label, []]));
     for (let round = 0; round < args.rounds; round += 1) {
-      for (let i = 0; i < contestants.length; i += 1) {
-        const contestant = contestants[(i + round) % contestants.length]!;
+      for (const contestant of roundOrder(contestants)) {
         turns.get(contestant.label)!.push(await turn(contestant, args.ops));
       }
     }

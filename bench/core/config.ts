@@ -50,7 +50,7 @@ export interface BenchConfig {
     readonly maxAcquisitionsPerWorker: number;
   };
   readonly http: {
-    /** Rounds: each gives every route one slice, in rotating order. */
+    /** Rounds: each gives every route one slice, in a random order per round. */
     readonly slices: number;
     readonly sliceS: number;
     readonly warmupS: number;

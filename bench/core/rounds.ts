@@ -1,9 +1,14 @@
 /**
- * Interleaved rounds: every round gives each contender one turn, in an order that rotates from
- * round to round. The machine is shared, so its speed drifts over seconds; a contender that
- * always ran first (or always right after a GC-heavy one) would carry that drift into its
- * numbers. Interleaving spreads the drift over everyone, and ratios are then taken per round
- * (see `pairedRatios`), where both sides saw nearly the same machine.
+ * Interleaved rounds: every round gives each contender one turn, in an order drawn afresh for
+ * each round. The machine is shared, so its speed drifts over seconds; a contender that always
+ * ran first (or always right after a GC-heavy one) would carry that drift into its numbers.
+ * Interleaving spreads the drift over everyone, and ratios are then taken per round (see
+ * `pairedRatios`), where both sides saw nearly the same machine.
+ *
+ * Not a rotation: rotating the same list keeps every contender's predecessor the same in every
+ * round, so one contender always inherited the garbage, the cold caches and the polluted inline
+ * caches of the same other one (ours' service row always ran right after the auto-pipelined
+ * loop, the heaviest allocator of the uncontended workload).
  */
 import os from 'node:os';
 
@@ -12,12 +17,14 @@ export interface LoadSample {
   readonly start: number;
   /** … and when it ended. */
   readonly end: number;
+  /** The order the contenders took their turns in (absent in results recorded before it). */
+  readonly order?: readonly string[];
 }
 
 export interface Interleaved<T> {
   /** Per contender id, the turn results in round order. */
   readonly turns: Map<string, T[]>;
-  /** os.loadavg()[0] per round: cheap, and shows which rounds ran on a busy machine. */
+  /** Per round: os.loadavg()[0] (cheap, shows which rounds ran on a busy machine), turn order. */
   readonly load: LoadSample[];
 }
 
@@ -30,13 +37,21 @@ export async function interleave<T>(
   const load: LoadSample[] = [];
   for (let round = 0; round < rounds; round += 1) {
     const start = os.loadavg()[0]!;
-    for (let k = 0; k < ids.length; k += 1) {
-      const id = ids[(k + round) % ids.length]!;
-      turns.get(id)!.push(await turn(id, round));
-    }
-    load.push({ start, end: os.loadavg()[0]! });
+    const order = roundOrder(ids);
+    for (const id of order) turns.get(id)!.push(await turn(id, round));
+    load.push({ start, end: os.loadavg()[0]!, order });
   }
   return { turns, load };
+}
+
+/** A uniformly random order of `ids` (Fisher–Yates). */
+export function roundOrder<T>(ids: readonly T[]): T[] {
+  const order = [...ids];
+  for (let i = order.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
 }
 
 /** Compact text for a load series: `1.9–3.4`. */

@@ -124,7 +124,7 @@ export function httpTable(run: RunResult): Table | undefined {
     ],
     align: 'rrlrrrrrrrr',
     rows,
-    note: `Medians over ${run.config.http.slices} rounds; each round gives every route one ${run.config.http.sliceS} s slice in rotating order. ms/request = connections × duration / requests. added = this route minus plain in the same round. lock RT = acquire + release of the route’s lock (the app’s RedlockService for @WithLock and by-hand routes; for the control route the hand-written lock), measured in the app process after each round, one call at a time; added ÷ RT is paired by round. Load: ${loadRange(http.load)}.`,
+    note: `Medians over ${run.config.http.slices} rounds; each round gives every route one ${run.config.http.sliceS} s slice, in a random order per round. ms/request = connections × duration / requests. added = this route minus plain in the same round. lock RT = acquire + release of the route’s lock (the app’s RedlockService for @WithLock and by-hand routes; for the control route the hand-written lock), measured in the app process after each round, one call at a time; added ÷ RT is paired by round. Load: ${loadRange(http.load)}.`,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Hot key: 8 workers loop on one key (acquire, hold ~1 ms, release) for a fixed window, all in
  * the bench process or spread over child processes. The workers of every contender are built
- * once; then each round gives every contender one window, in rotating order, on a key of its
+ * once; then each round gives every contender one window, in a random order, on a key of its
  * own for that round (no leftover waiters from an earlier turn).
  */
 import type { BenchConfig, HotKeyConfig } from '../core/config.js';

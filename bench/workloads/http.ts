@@ -2,9 +2,9 @@
  * HTTP: the same Nest route plain and under `@WithLock`, driven from this process while the app
  * runs in a child. Every request asks for a new id, so every lock is uncontended: the
  * difference between the routes is what the lock adds to a request. The routes take turns in
- * rotating slices (like contenders in rounds), and after every round the lock's own acquire +
- * release (the app's `RedlockService`, one call at a time) is measured in the same app, so the
- * two are compared round by round under the same conditions.
+ * slices, in a random order per round (like contenders in rounds), and after every round the
+ * lock's own acquire + release (the app's `RedlockService`, one call at a time) is measured in
+ * the same app, so the two are compared round by round under the same conditions.
  */
 import type { BenchConfig } from '../core/config.js';
 import { type Audit, auditKeys } from '../core/key-audit.js';
