@@ -28,9 +28,12 @@ export interface Grant {
 
 /** Why an attempt did not get the keys. */
 export interface Failure {
-  /** Held by another owner on a quorum of the nodes that answered. */
+  /**
+   * Held by another owner: refused by enough of the nodes that answered (a quorum answered, or a
+   * majority did and their refusals alone rule out a grant).
+   */
   readonly busy: boolean;
-  /** Fewer than a quorum of nodes answered at all: the only case degraded mode covers. */
+  /** Fewer than a quorum of nodes answered, and not busy: degraded mode covers only this. */
   readonly unanswered: boolean;
   readonly nodes: readonly NodeOutcome[];
   /** Shortest remaining ttl a busy node reported, for the next sleep. */
@@ -92,7 +95,8 @@ export function acquireRound(
     const { keys } = target;
     const { ttl } = opts;
     // Readers and a semaphore's permits live in the nodes' shared structure; only the permits
-    // raise the fencing counter there (each grant gets its own token, like a writer's).
+    // raise the fencing counter there (each grant raises it, like a writer's; holders at the
+    // same time may share a value on several nodes).
     const counted = opts.permits > 1;
     // A permit needs more nodes than a lock (see permitQuorum); the round's steps read it here.
     const quorum = counted ? permitQuorum(adapters.length, opts.permits, ctx.quorum) : ctx.quorum;

@@ -60,9 +60,17 @@ export async function settle(
     grace,
   );
   const { fatal } = round;
+  // Busy also when a majority answered and the refusals alone rule out a grant, whatever the
+  // silent nodes would say: a full semaphore with a node down (a permit needs more than a
+  // majority, see permitQuorum) is full, not an outage. For a lock (quorum = majority) this is
+  // the first case already.
+  const busy =
+    (answered >= quorum && acquired < quorum) ||
+    (answered >= Math.floor(adapters.length / 2) + 1 &&
+      answered - acquired > adapters.length - quorum);
   return {
-    busy: answered >= quorum && acquired < quorum,
-    unanswered: answered < quorum,
+    busy,
+    unanswered: answered < quorum && !busy,
     nodes: describeNodes(adapters, results, (reply) => (reply.acquired ? 'acquired' : 'taken')),
     holderTtl,
     reason:

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { SharedLocks } from '../../lib/interfaces/lock-adapter.interface.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
-import { RedlockUnavailableError } from '../../lib/redlock.errors.js';
+import { LockNotAcquiredError, RedlockUnavailableError } from '../../lib/redlock.errors.js';
 import { permitQuorum } from '../../lib/services/permit-quorum.js';
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { permitSteps, runPermitSchedule } from '../support/permit-schedule.js';
@@ -95,6 +95,29 @@ describe('semaphore quorum', () => {
     const lock = await engine.acquire('plain:down');
     expect(lock.isHeld()).toBe(true);
     await lock.release();
+    await engine.close();
+  });
+
+  it('says a full semaphore is busy, not unavailable, when a node is down but the others refuse', async () => {
+    const { nodes, engine } = setup();
+    const key = `${engine.keyPrefix}sem:full`;
+    // Both permits held on nodes 0 and 1; node 2 is down. No answer from node 2 could make a
+    // grant (it needs all three), so the caller learns that the permits are taken.
+    for (const owner of ['X', 'Y']) {
+      for (const index of [0, 1]) {
+        await nodes[index]!.shared.acquire([key], owner, 10_000, { permits: 2 });
+      }
+    }
+    nodes[2]!.down = true;
+    await expect(engine.acquire('sem:full', { permits: 2, wait: 0 })).rejects.toBeInstanceOf(
+      LockNotAcquiredError,
+    );
+    await expect(engine.tryAcquire('sem:full', { permits: 2 })).resolves.toBeNull();
+    // With only one node answering (not a majority), it is an outage as before.
+    nodes[1]!.down = true;
+    await expect(engine.acquire('sem:full', { permits: 2, wait: 0 })).rejects.toBeInstanceOf(
+      RedlockUnavailableError,
+    );
     await engine.close();
   });
 
