@@ -63,7 +63,10 @@ export class MemoryWorld implements World {
           reconnectMs: RECONNECT_MS,
         }),
     );
-    const keys = Array.from({ length: plan.resources }, (_, i) => `${DEFAULT_KEY_PREFIX}r${i}`);
+    const keys = [
+      ...Array.from({ length: plan.resources }, (_, i) => `${DEFAULT_KEY_PREFIX}r${i}`),
+      ...plan.semaphores.map((_, i) => `${DEFAULT_KEY_PREFIX}s${i}`),
+    ];
     const linkOf = (engine: number, node: number): Link =>
       links[engine % engines]![node % nodes.length]!;
 

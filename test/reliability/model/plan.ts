@@ -69,7 +69,27 @@ export interface AbortOp {
   after: number;
 }
 
-export type Op = ScopeOp | AcquireOp | AbortOp;
+/**
+ * Permits of a semaphore (`s0`, `s1`: resources no lock op names). `permits + surplus` holders
+ * are asked for at about the same time: copy k on engine `engine + k`, `spread` ms after copy
+ * k − 1 (one more than the permits racing is what a wrong permit quorum lets through).
+ * `via: 'using'` runs `body` as a scope (its `nested` steps are scopes on the same semaphore:
+ * they join its permit); the others hold the permit as `acquire` does and end it by `end`.
+ */
+export interface PermitOp {
+  kind: 'permit';
+  sem: number;
+  via: 'using' | 'acquire' | 'tryAcquire';
+  fencing: boolean;
+  body: Step[];
+  end: AcquireOp['end'];
+  lateBy: number;
+  /** Holders asked for past the semaphore's permits (at least one holder in all). */
+  surplus: number;
+  spread: number;
+}
+
+export type Op = ScopeOp | AcquireOp | AbortOp | PermitOp;
 
 export interface Task {
   engine: number;
@@ -95,6 +115,8 @@ export interface Plan {
   engines: EnginePlan[];
   lock: LockParams;
   resources: number;
+  /** Permits of each semaphore resource (`s<i>`), fixed for the plan: 2 or 3. */
+  semaphores: number[];
   tasks: Task[];
   faults: Fault[];
   /** Memory world: one engine in degraded mode (process-local locks when no quorum answers). */
@@ -200,6 +222,53 @@ function acquireArb(workMax: number): fc.Arbitrary<AcquireOp> {
   });
 }
 
+function permitArb(workMax: number): fc.Arbitrary<PermitOp> {
+  const work = fc.record({
+    kind: fc.constant('work' as const),
+    ms: fc.integer({ min: 0, max: workMax }),
+  });
+  const extend = fc.constant({ kind: 'extend' as const });
+  // A holder that outlives its ttl (renewals on every node), now and then.
+  const long = fc.record({
+    kind: fc.constant('work' as const),
+    ms: fc.integer({ min: workMax * 6, max: workMax * 12 }),
+  });
+  const nested = fc.record({
+    kind: fc.constant('nested' as const),
+    op: fc.record({
+      kind: fc.constant('using' as const),
+      res: fc.constant<number[]>([]),
+      rel: fc.constant<Rel>('same'),
+      extra: fc.constant(0),
+      mode: fc.constant<ScopeOp['mode']>('inherit'),
+      fencing: fc.boolean(),
+      body: fc.array(fc.oneof({ weight: 4, arbitrary: work }, { weight: 1, arbitrary: extend }), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+    }),
+  });
+  return fc.record({
+    kind: fc.constant('permit' as const),
+    sem: fc.integer({ min: 0, max: 1 }),
+    via: fc.constantFrom<PermitOp['via']>('using', 'using', 'acquire', 'acquire', 'tryAcquire'),
+    fencing: fc.boolean(),
+    body: fc.array(
+      fc.oneof(
+        { weight: 5, arbitrary: work },
+        { weight: 1, arbitrary: extend },
+        { weight: 1, arbitrary: long },
+        ...unless<Step>('nested', 1, nested),
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+    end: fc.constantFrom<AcquireOp['end']>('release', 'release', 'expire', 'late-release'),
+    lateBy: fc.integer({ min: 0, max: 60 }),
+    surplus: fc.constantFrom(-1, 0, 1, 1, 1),
+    spread: fc.constantFrom(0, 0, 0, 5, 20),
+  });
+}
+
 function opArb(workMax: number, maxAfter: number): fc.Arbitrary<Op> {
   return fc.oneof(
     { weight: 5, arbitrary: scopeArb(0, workMax) },
@@ -212,6 +281,8 @@ function opArb(workMax: number, maxAfter: number): fc.Arbitrary<Op> {
         after: fc.integer({ min: 0, max: maxAfter }),
       }),
     },
+    // Semaphores: a modest share (each op asks for 1–3 permits at once).
+    ...unless<Op>('permit', 2, permitArb(workMax)),
   );
 }
 
@@ -314,6 +385,8 @@ export function planArb(world: WorldKind, scale = 1): fc.Arbitrary<Plan> {
         ),
         lock: fc.constant(lock),
         resources: fc.integer({ min: 1, max: 3 }),
+        // Mostly 2 permits: 3 racing holders on 3 engines overfill it when the quorum is wrong.
+        semaphores: fc.array(fc.constantFrom(2, 2, 2, 3), { minLength: 1, maxLength: 2 }),
         tasks: fc.array(
           fc.record({
             engine: fc.integer({ min: 0, max: 2 }),

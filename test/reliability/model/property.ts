@@ -185,6 +185,10 @@ export function summarize(report: ModelReport): Record<string, number | string> 
     'slowest acquisition (ms)': Math.round(s.maxAcquireMs),
     'losses told by the signal (latest past validity, ms)': `${s.lossNotices} (${s.latestLossMs})`,
     'unavailable with no fault active (slow nodes)': s.unavailableWithoutFault,
+    'permits granted (most holders of one semaphore at once)': `${s.permitGrants} (${s.maxPermitHolders})`,
+    'permit sections': s.permitSections,
+    'permit fencing checks (tokens shared by holders at once)': `${s.permitFencingChecks} (${s.permitTokensShared})`,
+    'permit waits checked (longest free-permit gap, ms)': `${s.permitWaitsChecked} (${s.longestPermitGapMs})`,
     violations: report.violations.length,
   };
 }

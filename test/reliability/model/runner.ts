@@ -14,7 +14,9 @@
  * - scopes: a task started inside a scope that ran under its lock ends before the scope's
  *   `using` resolves; errors are the library's typed errors; no unhandled rejection;
  * - a stale owner's release never frees a resource another holder is inside;
- * - after everything settled and the ttls passed: no lock key left, no lease still registered.
+ * - after everything settled and the ttls passed: no lock key left, no lease still registered;
+ * - semaphores (`permits.ts`): never more holders than permits, permit fencing order, no wait
+ *   for a free permit (and the bounds and scope checks above, as for locks).
  */
 import type { RejectionTap as SupportTap } from '../../support/host-process.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -30,7 +32,23 @@ import {
 import type { Lock } from '../../../lib/services/lock.js';
 import { Redlock } from '../../../lib/services/redlock.engine.js';
 import { type Mode, type Violation, Witness } from '../../support/witness.js';
-import type { AbortOp, AcquireOp, EnginePlan, Fault, Plan, ScopeOp, Step } from './plan.js';
+import {
+  emptyPermitStats,
+  PermitBook,
+  type PermitHold,
+  type PermitStats,
+  quorumOf,
+} from './permits.js';
+import type {
+  AbortOp,
+  AcquireOp,
+  EnginePlan,
+  Fault,
+  PermitOp,
+  Plan,
+  ScopeOp,
+  Step,
+} from './plan.js';
 
 /** One run's connections into a world. */
 export interface RunWorld {
@@ -59,7 +77,7 @@ export interface World {
   open(plan: Plan, engines: number): Promise<RunWorld>;
 }
 
-export interface RunStats {
+export interface RunStats extends PermitStats {
   runs: number;
   sections: number;
   reads: number;
@@ -96,6 +114,7 @@ export function emptyStats(): RunStats {
     lossNotices: 0,
     latestLossMs: 0,
     unavailableWithoutFault: 0,
+    ...emptyPermitStats(),
     ops: {},
     outcomes: {},
     faults: {},
@@ -116,12 +135,19 @@ export function addStats(into: RunStats, from: RunStats): void {
     'runMs',
     'unavailableWithoutFault',
     'lossNotices',
+    'permitGrants',
+    'permitSections',
+    'permitFencingChecks',
+    'permitTokensShared',
+    'permitWaitsChecked',
   ] as const) {
     into[key] += from[key];
   }
   into.longestGapMs = Math.max(into.longestGapMs, from.longestGapMs);
   into.maxAcquireMs = Math.max(into.maxAcquireMs, from.maxAcquireMs);
   into.latestLossMs = Math.max(into.latestLossMs, from.latestLossMs);
+  into.maxPermitHolders = Math.max(into.maxPermitHolders, from.maxPermitHolders);
+  into.longestPermitGapMs = Math.max(into.longestPermitGapMs, from.longestPermitGapMs);
   for (const key of ['ops', 'outcomes', 'faults'] as const) {
     for (const [k, v] of Object.entries(from[key])) into[key][k] = (into[key][k] ?? 0) + v;
   }
@@ -135,7 +161,17 @@ export interface RunResult {
 /** Unhandled rejections seen by the host process while the run went on. */
 export type RejectionTap = Pick<SupportTap, 'take'>;
 
-type Kind = 'using' | 'nested' | 'sibling' | 'escape' | 'acquire' | 'tryAcquire' | 'abort';
+type Kind =
+  | 'using'
+  | 'nested'
+  | 'sibling'
+  | 'escape'
+  | 'acquire'
+  | 'tryAcquire'
+  | 'abort'
+  | 'permit-using'
+  | 'permit-acquire'
+  | 'permit-tryAcquire';
 
 interface OpRecord {
   readonly id: number;
@@ -143,6 +179,8 @@ interface OpRecord {
   readonly engine: number;
   readonly res: string[];
   readonly mode: Mode;
+  /** A semaphore's permits when `res` is one semaphore (see `permits.ts`). */
+  readonly permits: number | undefined;
   readonly lineage: number[];
   readonly parent: OpRecord | undefined;
   /**
@@ -176,6 +214,7 @@ export async function runPlan(world: World, plan: Plan, tap: RejectionTap): Prom
 
 class Run {
   private readonly witness = new Witness();
+  private readonly book: PermitBook;
   /** How late this process's timers fired: a loaded machine stretches every bound by it. */
   private readonly lag = monitorEventLoopDelay({ resolution: 10 });
   private readonly stats = emptyStats();
@@ -201,6 +240,11 @@ class Run {
     private readonly tap: RejectionTap,
   ) {
     this.engineCount = plan.degraded ? 1 : plan.engines.length;
+    this.book = new PermitBook(
+      new Map(plan.semaphores.map((permits, i) => [`s${i}`, permits])),
+      () => this.now(),
+      (kind, detail) => this.fail(kind, detail),
+    );
     this.maxTtl = plan.lock.ttl;
     this.nt = plan.lock.nodeTimeout;
   }
@@ -242,6 +286,7 @@ class Run {
       fencingChecks: w.fencingChecks,
       fencingSkipped: w.fencingSkipped,
       runMs: Math.round(performance.now() - started),
+      ...this.book.stats,
     });
     for (const record of this.records) {
       count(this.stats.ops, record.kind);
@@ -292,6 +337,23 @@ class Run {
     };
   }
 
+  /**
+   * The holding of a top-level grant: the witness's for locks, a permit for semaphores. A
+   * nested scope on a semaphore joins its scope's permit: no holder of its own.
+   */
+  private holdOf(record: OpRecord, lock: Lock): PermitHold {
+    if (record.permits === undefined) {
+      const held = this.witness.hold(record.res, record.mode);
+      return { released: noop, end: (at) => held.end(at) };
+    }
+    if (record.parent !== undefined) return { released: noop, end: noop };
+    return this.book.grant(record.res[0]!, lock, {
+      label: this.describe(record),
+      asked: record.calledAt,
+      token: tokenOf(lock),
+    });
+  }
+
   private resource(index: number): string {
     return `r${index % this.plan.resources}`;
   }
@@ -323,9 +385,18 @@ class Run {
             return this.scope(engine, op, res, mode, undefined, 'using');
           }
           if (op.kind === 'abort') return this.abortOp(engine, op);
+          if (op.kind === 'permit') return this.permitOp(engine, op, 0);
           return this.acquireOp(engine, op);
         }),
       );
+      // The other holders of a burst of permits, each on the next engine.
+      if (task.op.kind !== 'permit') continue;
+      const op = task.op;
+      const copies = this.plan.semaphores[op.sem % this.plan.semaphores.length]! + op.surplus;
+      for (let k = 1; k < copies; k += 1) {
+        const copy = (engine + k) % this.engineCount;
+        void this.track(this.at(task.at + k * op.spread, () => this.permitOp(copy, op, k)));
+      }
     }
     await Promise.all(faultsDone);
     // Everything started must settle: the longest legitimate run of a task is bounded by its
@@ -389,7 +460,10 @@ class Run {
     count(this.stats.faults, fault.kind);
     const from = this.now();
     // A node restarted without its data forgets its fencing counter (and its locks).
-    if (fault.kind === 'restart') this.witness.relaxFencing();
+    if (fault.kind === 'restart') {
+      this.witness.relaxFencing();
+      this.book.relaxFencing();
+    }
     const heal = await runWorld.inject(fault, this.engineCount);
     this.heals.push(heal);
     // One-shot faults heal themselves.
@@ -437,6 +511,7 @@ class Run {
       engine,
       res,
       mode,
+      permits: this.book.permitsOf(res),
       lineage: [...(parent?.lineage ?? []), id],
       parent,
       owners,
@@ -461,14 +536,14 @@ class Run {
     const record = this.record(kind, engine, res, mode, parent);
     // A write on a resource the chain holds for reading: refused at once.
     const upgrade = mode === 'write' && res.some((r) => record.owners.get(r)?.mode === 'read');
-    let hold: { end(at?: number): void } | undefined;
+    let hold: PermitHold | undefined;
     let letGo: (() => void) | undefined;
     try {
       await this.engines[engine]!.using(
         res,
         async (lock) => {
           record.bodyStart = this.now();
-          hold = this.witness.hold(res, mode);
+          hold = this.holdOf(record, lock);
           if (!parent) letGo = this.holdOn(res, lock);
           this.checkToken(record, lock, op.fencing);
           if (upgrade && record.joined) {
@@ -481,9 +556,10 @@ class Run {
             await this.body(engine, op.body, lock, record);
           } finally {
             record.bodyEnd = this.now();
+            hold.released(record.bodyEnd);
           }
         },
-        { mode, fencing: op.fencing },
+        { mode, fencing: op.fencing, ...(record.permits && { permits: record.permits }) },
       );
       record.outcome = 'ok';
     } catch (error) {
@@ -551,6 +627,17 @@ class Run {
   /** A critical section: reports to the witness while it works; stops when the lock is lost. */
   private async work(engine: number, lock: Lock, record: OpRecord, ms: number): Promise<void> {
     lock.signal.throwIfAborted();
+    if (record.permits !== undefined) {
+      // Permit holders share the resource: the cap is checked at their grants (`permits.ts`).
+      this.book.section(lock, this.describe(record), record.res[0]!);
+      try {
+        await abortable(ms, lock.signal);
+      } catch (error) {
+        if (error instanceof LockLostError) this.checkLossNotice(engine, lock, record);
+        throw error;
+      }
+      return;
+    }
     const ticket = this.witness.enter({
       resources: record.res,
       mode: record.mode,
@@ -590,16 +677,44 @@ class Run {
     }
   }
 
-  private async acquireOp(engine: number, op: AcquireOp): Promise<void> {
-    const res = unique(op.res.map((r) => this.resource(r)));
-    const record = this.record(op.kind, engine, res, op.mode, undefined);
+  /** One holder of a burst of permits: a scope, or an acquisition held as `acquireOp` does. */
+  private permitOp(engine: number, op: PermitOp, copy: number): Promise<void> {
+    const res = [`s${op.sem % this.plan.semaphores.length}`];
+    // The copies of a burst draw their own fencing (the first one's, then alternating).
+    const fencing = copy % 2 === 0 ? op.fencing : !op.fencing;
+    if (op.via === 'using') {
+      const scope: ScopeOp = {
+        kind: 'using',
+        res: [],
+        rel: 'same',
+        extra: 0,
+        mode: 'inherit',
+        fencing,
+        body: op.body,
+      };
+      return this.scope(engine, scope, res, 'write', undefined, 'permit-using');
+    }
+    const body = op.body.filter((step) => step.kind === 'work' || step.kind === 'extend');
+    const acquire: AcquireOp = { ...op, kind: op.via, res: [], mode: 'write', fencing, body };
+    return this.acquireOp(engine, acquire, res);
+  }
+
+  private async acquireOp(engine: number, op: AcquireOp, sem?: string[]): Promise<void> {
+    const res = sem ?? unique(op.res.map((r) => this.resource(r)));
+    const kind = sem ? (`permit-${op.kind}` as const) : op.kind;
+    const record = this.record(kind, engine, res, op.mode, undefined);
     const redlock = this.engines[engine]!;
+    const options = {
+      mode: op.mode,
+      fencing: op.fencing,
+      ...(record.permits && { permits: record.permits }),
+    };
     let lock: Lock | null;
     try {
       lock =
         op.kind === 'tryAcquire'
-          ? await redlock.tryAcquire(res, { mode: op.mode, fencing: op.fencing })
-          : await redlock.acquire(res, { mode: op.mode, fencing: op.fencing });
+          ? await redlock.tryAcquire(res, options)
+          : await redlock.acquire(res, options);
     } catch (error) {
       record.outcome = this.classify(record, error, {});
       record.settledAt = this.now();
@@ -614,7 +729,7 @@ class Run {
     }
     record.bodyStart = this.now();
     this.checkAcquisition(record);
-    const held = this.witness.hold(res, op.mode);
+    const held = this.holdOf(record, lock);
     const letGo = this.holdOn(res, lock);
     const hold = {
       end: (at = this.now()): void => {
@@ -655,6 +770,7 @@ class Run {
       return;
     }
     const releaseAt = this.now();
+    held.released(releaseAt);
     try {
       const status = await lock.release();
       record.outcome = `release:${status}`;
@@ -757,8 +873,15 @@ class Run {
       // Unavailable means no quorum of nodes answered; a quorum that answered "held by another
       // owner" makes the resource busy, whatever the faults (and must not trigger degraded
       // mode). Without a fault, nodes too slow to answer mean an overloaded machine: counted.
-      const taken = error.nodes.filter((n) => n.outcome === 'taken').length;
-      if (error.nodes.length > 0 && taken >= Math.floor(error.nodes.length / 2) + 1) {
+      // A permit's quorum is larger (README): it is busy too when a majority answered and their
+      // refusals alone rule out a grant, whatever the silent nodes would say.
+      const n = error.nodes.length;
+      const taken = error.nodes.filter((node) => node.outcome === 'taken').length;
+      const answered = error.nodes.filter((node) =>
+        ['acquired', 'taken', 'expired'].includes(node.outcome),
+      ).length;
+      const quorum = quorumOf(n, record.permits);
+      if (n > 0 && (taken >= quorum || (answered >= Math.floor(n / 2) + 1 && taken > n - quorum))) {
         this.fail(
           'unavailable-although-busy',
           `${this.describe(record)}: ${error.message} [${error.nodes.map((n) => n.outcome).join(', ')}]`,
@@ -833,6 +956,16 @@ class Run {
       record.kind === 'abort' && record.abortedAt !== undefined
         ? Math.min(end, record.abortedAt)
         : end;
+    if (record.permits !== undefined) {
+      this.book.waited({
+        resource: record.res[0]!,
+        from: record.calledAt,
+        to,
+        bound: retryDelay + retryJitter + 4 * this.nt + this.world.slack,
+        label: this.describe(record),
+      });
+      return;
+    }
     this.witness.waited({
       resources: record.res,
       mode: 'write',
@@ -898,7 +1031,7 @@ class Run {
           }
         }
       }
-      if (!['using', 'nested', 'sibling', 'escape'].includes(record.kind)) continue;
+      if (!['using', 'nested', 'sibling', 'escape', 'permit-using'].includes(record.kind)) continue;
       let last = record.bodyEnd ?? record.bodyStart;
       for (const d of this.descendants(record)) {
         if (d.calledAt < record.settledAt) last = Math.max(last, d.settledAt ?? Infinity);
@@ -932,6 +1065,7 @@ class Run {
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
     const liveness = this.witness.checkLiveness(this.windows);
+    this.book.check(this.plan.nodes, this.windows);
     this.stats.livenessChecked = liveness.checked;
     this.stats.longestGapMs = Math.round(liveness.longestGap);
 
@@ -1034,7 +1168,8 @@ class Run {
   }
 
   private describe(record: OpRecord): string {
-    return `e${record.engine}#${record.lineage.join('/')} ${record.kind}(${record.mode} ${record.res.join('+')})`;
+    const of = record.permits === undefined ? '' : ` of ${record.permits}`;
+    return `e${record.engine}#${record.lineage.join('/')} ${record.kind}(${record.mode} ${record.res.join('+')}${of})`;
   }
 }
 
