@@ -41,6 +41,7 @@ import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RedisConnection } from '../lib/adapters/redis-connection.js';
+import type { AcquireReply, OwnerReply } from '../lib/interfaces/lock-adapter.interface.js';
 import { RedisLockAdapter } from '../lib/adapters/redis-lock.adapter.js';
 import * as ours from '../lib/index.js';
 import { ownerValue } from '../lib/services/owner-value.js';
@@ -154,22 +155,9 @@ async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
   const adapters = urls.map((url) => ours.createLockAdapter(url));
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
   const quorum = Math.floor(adapters.length / 2) + 1;
-  const majority = (calls: readonly Promise<unknown>[]): Promise<number> =>
-    new Promise((resolve) => {
-      let ok = 0;
-      let answered = 0;
-      for (const call of calls) {
-        const count = (granted: boolean): void => {
-          answered += 1;
-          if (granted) ok += 1;
-          if (ok === quorum || answered === calls.length) resolve(ok);
-        };
-        call.then(
-          (reply) => count((reply as { acquired?: boolean }).acquired !== false),
-          () => count(false),
-        );
-      }
-    });
+  // Any answer but a refusal counts: a release here answers `ok` (or `expired`, never `taken`).
+  const majority = (calls: readonly Promise<AcquireReply | OwnerReply>[]): Promise<number> =>
+    countTo(calls, quorum, (reply) => typeof reply === 'string' || reply.acquired);
   let sequence = 0;
   return {
     label: 'adapt',
@@ -199,53 +187,61 @@ async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
 async function liteOf(urls: readonly string[]): Promise<Contestant> {
   const adapters = urls.map((url) => ours.createLockAdapter(url));
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
-  const n = adapters.length;
-  const quorum = Math.floor(n / 2) + 1;
+  const quorum = Math.floor(adapters.length / 2) + 1;
   const ttl = 10_000;
-  const count = (
-    calls: Promise<{ acquired?: boolean } | string>[],
-    need: number,
-  ): Promise<number> =>
-    new Promise((resolve) => {
-      let ok = 0;
-      let answered = 0;
-      const timer = setTimeout(() => resolve(ok), 200);
-      const done = (good: boolean): void => {
-        answered += 1;
-        if (good) ok += 1;
-        if (ok === need || answered === n) {
-          clearTimeout(timer);
-          resolve(ok);
-        }
-      };
-      for (const call of calls)
-        call.then(
-          (reply) => done(typeof reply === 'string' ? reply === 'ok' : reply.acquired === true),
-          () => done(false),
-        );
-    });
+  const count = (calls: readonly Promise<AcquireReply | OwnerReply>[]): Promise<number> =>
+    countTo(
+      calls,
+      quorum,
+      (reply) => (typeof reply === 'string' ? reply === 'ok' : reply.acquired),
+      200,
+    );
   return {
     label: 'lite',
     cycle: async (key) => {
       const keys = [key];
       const value = ownerValue();
       const start = performance.now();
-      const granted = await count(
-        adapters.map((a) => a.acquire(keys, value, ttl)),
-        quorum,
-      );
+      const granted = await count(adapters.map((a) => a.acquire(keys, value, ttl)));
       const deadline = start + ttl - (Math.floor(ttl * 0.01) + 2);
       if (granted < quorum || deadline <= performance.now()) throw new Error('lite: not granted');
       const lease = { keys, value, deadline };
-      await count(
-        adapters.map((a) => a.release(lease.keys, lease.value)),
-        quorum,
-      );
+      await count(adapters.map((a) => a.release(lease.keys, lease.value)));
     },
     close: async () => {
       await Promise.all(adapters.map((adapter) => adapter.close()));
     },
   };
+}
+
+/**
+ * How many of `calls` were `granted`, once `quorum` of them were, every call answered, or (with
+ * `timeout`, the per-node timeout of a correct client) that many ms passed.
+ */
+function countTo<T>(
+  calls: readonly Promise<T>[],
+  quorum: number,
+  granted: (reply: T) => boolean,
+  timeout?: number,
+): Promise<number> {
+  return new Promise((resolve) => {
+    let ok = 0;
+    let answered = 0;
+    const timer = timeout === undefined ? undefined : setTimeout(() => resolve(ok), timeout);
+    const count = (yes: boolean): void => {
+      answered += 1;
+      if (yes) ok += 1;
+      if (ok === quorum || answered === calls.length) {
+        clearTimeout(timer);
+        resolve(ok);
+      }
+    };
+    for (const call of calls)
+      call.then(
+        (reply) => count(granted(reply)),
+        () => count(false),
+      );
+  });
 }
 
 /** Builds `commit` in a temporary worktree; returns its lib and how to remove it. */

@@ -43,19 +43,6 @@ export function failureError(
     resources: target.resources,
     nodes: failure.nodes,
   });
-  if (failure.unanswered && answered(failure) < Math.floor(failure.nodes.length / 2) + 1) {
-    UNANSWERED.add(error);
-  }
+  if (failure.outage) UNANSWERED.add(error);
   return error;
-}
-
-/** How many nodes gave an answer in the failed round (granted, refused or found it expired). */
-function answered(failure: Failure): number {
-  let count = 0;
-  for (const node of failure.nodes) {
-    if (node.outcome === 'acquired' || node.outcome === 'taken' || node.outcome === 'expired') {
-      count += 1;
-    }
-  }
-  return count;
 }

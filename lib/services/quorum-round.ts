@@ -33,8 +33,13 @@ export interface Failure {
    * majority did and their refusals alone rule out a grant).
    */
   readonly busy: boolean;
-  /** Fewer than a quorum of nodes answered, and not busy: degraded mode covers only this. */
+  /** Fewer than a quorum of nodes answered, and not busy. */
   readonly unanswered: boolean;
+  /**
+   * Fewer than a majority answered: the outage degraded mode covers (a permit short of only its
+   * extra nodes is not one).
+   */
+  readonly outage: boolean;
   readonly nodes: readonly NodeOutcome[];
   /** Shortest remaining ttl a busy node reported, for the next sleep. */
   readonly holderTtl: number | undefined;
@@ -189,6 +194,7 @@ async function piloted(
     return {
       busy: true,
       unanswered: false,
+      outage: false,
       nodes: describeNodes(adapters, results, () => 'taken'),
       holderTtl: first!.value.ttl >= 0 ? first!.value.ttl : undefined,
       reason: `the first node asked refused the lock, ${quorum} of ${adapters.length} needed`,

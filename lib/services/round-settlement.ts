@@ -64,13 +64,14 @@ export async function settle(
   // silent nodes would say: a full semaphore with a node down (a permit needs more than a
   // majority, see permitQuorum) is full, not an outage. For a lock (quorum = majority) this is
   // the first case already.
+  const majority = Math.floor(adapters.length / 2) + 1;
   const busy =
     (answered >= quorum && acquired < quorum) ||
-    (answered >= Math.floor(adapters.length / 2) + 1 &&
-      answered - acquired > adapters.length - quorum);
+    (answered >= majority && answered - acquired > adapters.length - quorum);
   return {
     busy,
     unanswered: answered < quorum && !busy,
+    outage: answered < majority,
     nodes: describeNodes(adapters, results, (reply) => (reply.acquired ? 'acquired' : 'taken')),
     holderTtl,
     reason:
