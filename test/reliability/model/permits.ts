@@ -12,7 +12,8 @@
  * - **Fencing.** A fenced permit's token is greater than that of every fenced permit of the same
  *   semaphore released (or lapsed) before it was asked for (README, "Semaphores": holders at the
  *   same time may share a token on several nodes, which is counted; on one node every grant
- *   raises the one counter, so tokens there are unique). Not after a node lost its data.
+ *   raises the one counter, so tokens there are unique). Only grants made before a node lost its
+ *   data (and with it its counter) are compared, as the witness does for locks.
  * - **Liveness.** A waiter for a permit is never kept waiting for longer than its bound while
  *   fewer than `permits` holders hold the semaphore (outside fault windows).
  */
@@ -157,7 +158,7 @@ export class PermitBook {
     }
   }
 
-  /** Tokens of permits asked for from now on are not compared (a node lost its counters). */
+  /** Tokens of permits granted from now on are not compared (a node lost its counters). */
   relaxFencing(): void {
     this.fencingFrom ??= this.now();
   }
@@ -178,8 +179,7 @@ export class PermitBook {
 
   private checkFencing(list: readonly Grant[], nodes: number): void {
     const fenced = list.filter(
-      (g) =>
-        g.token !== undefined && (this.fencingFrom === undefined || g.asked < this.fencingFrom),
+      (g) => g.token !== undefined && (this.fencingFrom === undefined || g.from < this.fencingFrom),
     );
     for (const later of fenced) {
       for (const earlier of fenced) {
