@@ -44,7 +44,12 @@ export interface InspectedLock {
   readonly ttl: number;
   /** Nodes on which the key exists. */
   readonly nodes: number;
-  /** Whether one holder has it on a quorum of nodes (otherwise: being taken, or expiring). */
+  /**
+   * Whether one holder has it on a majority of nodes (otherwise: being taken, or expiring). A
+   * semaphore's permit needs more nodes than a majority (every node of 3, 4 of 5 for 2 or 3
+   * permits), and the nodes do not record the cap: for permits this says only that a majority
+   * hold it, not that the permit is valid.
+   */
   readonly quorum: boolean;
   /**
    * Highest fencing counter of the resource's nodes (slot), when fenced locks were used there.
