@@ -8,7 +8,7 @@ import { MemoryLockAdapter } from '../../../lib/adapters/memory.adapter.js';
 import { DEFAULT_KEY_PREFIX } from '../../../lib/redlock.constants.js';
 import { Link, MemoryNode } from './links.js';
 import type { Fault, Plan } from './plan.js';
-import type { RunWorld, World } from './runner.js';
+import type { RunWorld, World } from './world.js';
 
 const JITTER_MS = 3;
 

@@ -14,7 +14,9 @@ import fc from 'fast-check';
 import { tapRejections } from '../../support/host-process.js';
 import type { Violation } from '../../support/witness.js';
 import { planArb, type Plan, type WorldKind } from './plan.js';
-import { addStats, emptyStats, type RunStats, runPlan, type World } from './runner.js';
+import { runPlan } from './runner.js';
+import { addStats, emptyStats, type RunStats } from './stats.js';
+import type { World } from './world.js';
 
 export const SCALE = Math.max(1, Number(process.env.RELIABILITY_SCALE ?? 1));
 

@@ -14,7 +14,7 @@ import type { LockAdapter } from '../../../lib/interfaces/lock-adapter.interface
 import { FaultProxy } from '../../support/fault-proxy.js';
 import { type RedisFleet, startRedisFleet } from '../../support/redis-fleet.js';
 import type { Fault, Plan } from './plan.js';
-import type { RunWorld, World } from './runner.js';
+import type { RunWorld, World } from './world.js';
 
 const NODES = 3;
 const MAX_ENGINES = 3;
