@@ -1,7 +1,8 @@
 /**
  * The top-level operations besides scopes: an explicit acquisition held through a body and
  * released, left to expire or released late (the stale-release check), one holder of a burst
- * of permits, and a wait aborted by its signal.
+ * of permits, and a wait aborted by its signal (granted first, its lock is held and released as
+ * an acquisition's, with the same checks).
  */
 import { clearTimeout, setTimeout } from 'node:timers';
 import type { Lock } from '../../../lib/services/lock.js';
@@ -72,6 +73,25 @@ export async function acquireOp(
     checkAcquisition(ctx, record);
     return;
   }
+  await holdGranted(ctx, engine, record, lock, op);
+}
+
+/** How a granted lock is held and ended. */
+type Holding = Pick<AcquireOp, 'fencing' | 'body' | 'end' | 'lateBy'>;
+
+/**
+ * A granted lock, held as an explicit acquisition holds it: its wait checked, registered as a
+ * holder (the witness or the permit book, and `holding` for the stale-release check), its token
+ * checked, its body run, then ended by `op.end` (a release is timed against its bound).
+ */
+async function holdGranted(
+  ctx: RunContext,
+  engine: number,
+  record: OpRecord,
+  lock: Lock,
+  op: Holding,
+): Promise<void> {
+  const res = record.res;
   record.bodyStart = ctx.now();
   checkAcquisition(ctx, record);
   const held = ctx.holdOf(record, lock);
@@ -171,6 +191,9 @@ async function staleRelease(
   }
 }
 
+/** An aborted wait that was granted first: asked without fencing, no body, released at once. */
+const GRANTED_BEFORE_ABORT: Holding = { fencing: false, body: [], end: 'release', lateBy: 0 };
+
 export async function abortOp(ctx: RunContext, engine: number, op: AbortOp): Promise<void> {
   const res = unique(op.res.map((r) => ctx.resource(r)));
   const record = openRecord(ctx, 'abort', engine, res, 'write', undefined);
@@ -193,15 +216,7 @@ export async function abortOp(ctx: RunContext, engine: number, op: AbortOp): Pro
     clearTimeout(timer);
     ctx.timers.delete(timer);
   }
-  record.bodyStart = ctx.now();
-  checkAcquisition(ctx, record);
-  const hold = ctx.witness.hold(res, 'write');
-  try {
-    await lock.release();
-  } catch (error) {
-    classify(ctx, record, error, {});
-  }
-  hold.end();
-  record.outcome = 'ok';
-  record.settledAt = ctx.now();
+  // Granted before the abort: held and released as `acquireOp` does, with its checks.
+  ctx.stats.abortLocksChecked += 1;
+  await holdGranted(ctx, engine, record, lock, GRANTED_BEFORE_ABORT);
 }

@@ -187,6 +187,7 @@ export function summarize(report: ModelReport): Record<string, number | string> 
     'slowest acquisition (ms)': Math.round(s.maxAcquireMs),
     'losses told by the signal (latest past validity, ms)': `${s.lossNotices} (${s.latestLossMs})`,
     'unavailable with no fault active (slow nodes)': s.unavailableWithoutFault,
+    'aborted waits granted first, checked as acquisitions': s.abortLocksChecked,
     'permits granted (most holders of one semaphore at once)': `${s.permitGrants} (${s.maxPermitHolders})`,
     'permit sections': s.permitSections,
     'permit fencing checks (tokens shared by holders at once)': `${s.permitFencingChecks} (${s.permitTokensShared})`,

@@ -17,6 +17,8 @@ export interface RunStats extends PermitStats {
   latestLossMs: number;
   /** RedlockUnavailableError with no fault active: nodes too slow for their timeout (load). */
   unavailableWithoutFault: number;
+  /** Aborted waits granted before their abort, held and released with an acquisition's checks. */
+  abortLocksChecked: number;
   ops: Record<string, number>;
   outcomes: Record<string, number>;
   faults: Record<string, number>;
@@ -38,6 +40,7 @@ export function emptyStats(): RunStats {
     lossNotices: 0,
     latestLossMs: 0,
     unavailableWithoutFault: 0,
+    abortLocksChecked: 0,
     ...emptyPermitStats(),
     ops: {},
     outcomes: {},
@@ -58,6 +61,7 @@ export function addStats(into: RunStats, from: RunStats): void {
     'livenessChecked',
     'runMs',
     'unavailableWithoutFault',
+    'abortLocksChecked',
     'lossNotices',
     'permitGrants',
     'permitSections',
