@@ -23,7 +23,9 @@
  * of the library) driven by a loop of the hand-written one's shape, without the engine. Then
  * new ÷ adapt is what the engine costs over its adapters, and adapt ÷ loop what the adapters
  * cost over calling ioredis directly. `lite`: the same adapters under a minimal client that
- * keeps Redlock's rules (per-node timeout, validity), see `liteOf`.
+ * keeps Redlock's rules (per-node timeout, validity), see `liteOf`. `compact`: the engine's
+ * uncontended path rebuilt in the loop's shape with the features a lock must keep there (see
+ * `compact-client.ts`): what a rewrite of the lock path could gain at most.
  *
  * `--peers`: node-redlock, @sesamecare-oss/redlock (both retry 10±10 ms) and redis-semaphore,
  * called as the full bench calls them, in the same rounds. With `--layers`, adapt ÷ peer is
@@ -47,6 +49,7 @@ import * as ours from '../lib/index.js';
 import { ownerValue } from '../lib/services/owner-value.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
+import { compactOf } from './core/compact-client.js';
 import { createContender } from './core/contenders.js';
 import { roundOrder } from './core/rounds.js';
 import { RedisAdmin } from './core/redis-tools.js';
@@ -94,7 +97,7 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 interface Contestant {
-  readonly label: 'base' | 'new' | 'adapt' | 'loop' | 'lite' | PeerId;
+  readonly label: 'base' | 'new' | 'adapt' | 'loop' | 'lite' | 'compact' | PeerId;
   cycle(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -300,6 +303,9 @@ async function main(): Promise<void> {
     contestants.push(await engineOf('new', { ...ours, RedisLockAdapter }, urls, args.instant));
     if (fleet && args.layers) contestants.push(await adaptersOf(fleet.urls));
     if (fleet && args.layers) contestants.push(await liteOf(fleet.urls));
+    if (fleet && args.layers) {
+      contestants.push({ label: 'compact', ...(await compactOf(fleet.urls)) });
+    }
     if (fleet) {
       const limit = await createLimit(fleet.urls, { ttl: 10_000, waitMs: 0, mode: 'uncontended' });
       contestants.push({
@@ -413,6 +419,9 @@ async function main(): Promise<void> {
         show('lite ÷ loop', pairedRatios(ops('lite'), ops('loop'))),
         show('new ÷ lite', pairedRatios(ops('new'), ops('lite'))),
         show('lite ÷ adapt', pairedRatios(ops('lite'), ops('adapt'))),
+        show('compact ÷ loop', pairedRatios(ops('compact'), ops('loop'))),
+        show('new ÷ compact', pairedRatios(ops('new'), ops('compact'))),
+        show('compact ÷ lite', pairedRatios(ops('compact'), ops('lite'))),
       );
     }
     if (fleet && args.peers) {
