@@ -1,9 +1,9 @@
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent } from '../interfaces/redlock-events.interface.js';
-import { RedlockConfigError, type RedlockError } from '../redlock.errors.js';
+import type { RedlockError } from '../redlock.errors.js';
 import { sleep } from './clock.js';
 import type { Lease } from './lease.js';
-import { describe, nodeTimeoutOf } from './lock-options.js';
+import { nodeTimeoutOf } from './lock-options.js';
 import {
   acquireRound,
   type Failure,
@@ -14,6 +14,8 @@ import {
 import type { ReleaseWaiter, WaitingLines } from './release-waiter.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
+import { retryDelayOf } from './retry-policies.js';
+import { roundTrip, shuffle, sleepFor } from './wait-pacing.js';
 
 /** The engine parts the wait loop needs. */
 export interface AcquisitionContext extends RoundContext {
@@ -266,55 +268,4 @@ async function waitFor(
     nodes: failed.nodes,
   });
   return error;
-}
-
-/**
- * Lets the other waiters woken by the same release go first, or not, at random: waiters of
- * several processes (or engines) race for a released key, and without this the one whose
- * notification happens to be read first would win every race, starving the others.
- */
-function shuffle(): Promise<void> {
-  let hops = Math.floor(Math.random() * 3);
-  return new Promise((resolve) => {
-    const hop = (): void => {
-      if (hops-- <= 0) resolve();
-      else setImmediate(hop);
-    };
-    hop();
-  });
-}
-
-/** A round trip's worth of pause, bounded by the per-node timeout: 1 ms, at most a tenth of it. */
-function roundTrip(timeout: number): number {
-  return Math.max(0.5, Math.min(1, timeout / 10));
-}
-
-/** Never sleep past the holder's expiry: its release notification may never come. */
-function sleepFor(
-  retryDelay: number,
-  opts: ResolvedLockOptions,
-  failure: Failure,
-  remaining: number,
-): number {
-  let delay = retryDelay;
-  if (failure.holderTtl !== undefined) {
-    delay = Math.min(delay, failure.holderTtl + Math.random() * opts.retryJitter);
-  }
-  return Math.max(0, Math.min(delay, remaining));
-}
-
-/**
- * The retry policy's pause after attempt `attempt`, jitter included. A `retryDelay` function
- * that returns something other than a finite number of ms >= 0 is a configuration error: taken
- * as 0 it would hammer the nodes.
- */
-export function retryDelayOf(attempt: number, opts: ResolvedLockOptions): number {
-  const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
-  if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
-    throw new RedlockConfigError(
-      'retryDelay',
-      `the function returned ${describe(base)} for attempt ${attempt}; expected milliseconds >= 0`,
-    );
-  }
-  return base + Math.random() * opts.retryJitter;
 }

@@ -1,5 +1,6 @@
-import type { LockOptions } from '../interfaces/lock-options.interface.js';
+import type { LockOptions, ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
 import { RedlockConfigError } from '../redlock.errors.js';
+import { describe } from '../redaction.js';
 
 /** Options of {@link exponentialBackoff}. */
 export interface ExponentialBackoffOptions {
@@ -63,3 +64,19 @@ export const LockPresets = {
     driftFactor: 0.01,
   },
 } as const satisfies Record<string, LockOptions>;
+
+/**
+ * The retry policy's pause after attempt `attempt`, jitter included. A `retryDelay` function
+ * that returns something other than a finite number of ms >= 0 is a configuration error: taken
+ * as 0 it would hammer the nodes.
+ */
+export function retryDelayOf(attempt: number, opts: ResolvedLockOptions): number {
+  const base = typeof opts.retryDelay === 'function' ? opts.retryDelay(attempt) : opts.retryDelay;
+  if (typeof base !== 'number' || !Number.isFinite(base) || base < 0) {
+    throw new RedlockConfigError(
+      'retryDelay',
+      `the function returned ${describe(base)} for attempt ${attempt}; expected milliseconds >= 0`,
+    );
+  }
+  return base + Math.random() * opts.retryJitter;
+}
