@@ -3,9 +3,9 @@
  * [--instant] [--hooks] [--layers] [--peers]`:
  * the engine of another commit ("base") against this checkout's ("new") and the hand-written
  * loop, in one process, on the same throwaway redis-servers, taking turns within each round in
- * an order drawn afresh per round (see `roundOrder`). For a change to the lock path: on this shared 2-core machine two runs of
- * the full bench differ by more than most such changes, while turns in one process, paired by
- * round, compare like with like.
+ * an order drawn afresh per round (see `roundOrder`). For a change to the lock path: on this
+ * shared 2-core machine two runs of the full bench differ by more than most such changes, while
+ * turns in one process, paired by round, compare like with like.
  *
  * Per contender: ops/s, client CPU (`process.cpuUsage`), Redis main-thread CPU, p99, and GC
  * pauses, all per operation, medians over rounds; then the paired ratios new ÷ base,
@@ -47,6 +47,7 @@ import type { AcquireReply, OwnerReply } from '../lib/interfaces/lock-adapter.in
 import { RedisLockAdapter } from '../lib/adapters/redis-lock.adapter.js';
 import * as ours from '../lib/index.js';
 import { ownerValue } from '../lib/services/owner-value.js';
+import { majorityOf } from '../lib/services/quorum.js';
 import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
 import { compactOf } from './core/compact-client.js';
@@ -157,7 +158,7 @@ async function engineOf(
 async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
   const adapters = urls.map((url) => ours.createLockAdapter(url));
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
-  const quorum = Math.floor(adapters.length / 2) + 1;
+  const quorum = majorityOf(adapters.length);
   // Any answer but a refusal counts: a release here answers `ok` (or `expired`, never `taken`).
   const majority = (calls: readonly Promise<AcquireReply | OwnerReply>[]): Promise<number> =>
     countTo(calls, quorum, (reply) => typeof reply === 'string' || reply.acquired);
@@ -190,7 +191,7 @@ async function adaptersOf(urls: readonly string[]): Promise<Contestant> {
 async function liteOf(urls: readonly string[]): Promise<Contestant> {
   const adapters = urls.map((url) => ours.createLockAdapter(url));
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
-  const quorum = Math.floor(adapters.length / 2) + 1;
+  const quorum = majorityOf(adapters.length);
   const ttl = 10_000;
   const count = (calls: readonly Promise<AcquireReply | OwnerReply>[]): Promise<number> =>
     countTo(

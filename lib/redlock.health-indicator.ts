@@ -3,6 +3,7 @@ import type { LockAdapter } from './interfaces/lock-adapter.interface.js';
 import { describeNodeError } from './redaction.js';
 import { REDLOCK_CONNECTIONS, REDLOCK_POOLS } from './redlock.constants.js';
 import type { CircuitState } from './services/circuit-breaker.js';
+import { majorityOf } from './services/quorum.js';
 import { type RedlockConnections, RedlockService } from './services/redlock.service.js';
 
 /** One node in the health details. */
@@ -89,7 +90,7 @@ export class RedlockHealthIndicator {
       }),
     );
     const reachable = nodes.filter((node) => node.status === 'up').length;
-    const quorum = Math.floor(this.#pools.length / 2) + 1;
+    const quorum = majorityOf(this.#pools.length);
     return {
       [key]: {
         status: reachable >= quorum ? 'up' : 'down',

@@ -17,6 +17,7 @@ import { CircuitBreaker } from '../../lib/services/circuit-breaker.js';
 import { systemClock } from '../../lib/services/clock.js';
 import { DeadlineWheel, type WheelItem } from '../../lib/services/deadline-wheel.js';
 import { ownerValue } from '../../lib/services/owner-value.js';
+import { majorityOf } from '../../lib/services/quorum.js';
 
 const TTL = 10_000;
 const NODE_TIMEOUT = 200;
@@ -34,7 +35,7 @@ export async function compactOf(
   const adapters = urls.map((url) => createLockAdapter(url));
   await Promise.all(adapters.map((adapter) => adapter.ready?.(5_000) ?? Promise.resolve()));
   const n = adapters.length;
-  const quorum = Math.floor(n / 2) + 1;
+  const quorum = majorityOf(n);
   const clock = systemClock;
   const wheel = new DeadlineWheel(clock);
   const breakers = adapters.map(

@@ -158,6 +158,11 @@ export function describeNodes<T>(
   });
 }
 
+/** A majority of `nodes`: the quorum of a lock (a semaphore's permit may need more). */
+export function majorityOf(nodes: number): number {
+  return Math.floor(nodes / 2) + 1;
+}
+
 /** How many nodes answered `ok`. */
 export function countOk(results: readonly NodeResult<unknown>[]): number {
   let ok = 0;

@@ -29,7 +29,7 @@ import {
 import { NodeGuard, validateNodes } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { publishRedlockEvent } from '../observability/diagnostics-publisher.js';
-import { describeNodes } from './quorum.js';
+import { describeNodes, majorityOf } from './quorum.js';
 import type { Grant, Target } from './quorum-round.js';
 import { type LockScope, openScope, type ScopeParts } from './lock-scope.js';
 import { Reentrancy } from './reentrancy.js';
@@ -93,7 +93,7 @@ export class Redlock {
     validateEngineOptions(options);
     const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.keyPrefix = keyPrefix;
-    this.quorum = Math.floor(adapters.length / 2) + 1;
+    this.quorum = majorityOf(adapters.length);
     this.clock = withTimers(options.clock);
     this.defaults = resolveLockOptions(DEFAULT_LOCK_OPTIONS, options.lock, 'lock');
     this.logger = options.logger;

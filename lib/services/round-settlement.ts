@@ -1,5 +1,5 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
-import { countOk, describeNodes, type NodeResult } from './quorum.js';
+import { countOk, describeNodes, majorityOf, type NodeResult } from './quorum.js';
 import type { Failure, Grant, Reply, Round, RoundContext } from './quorum-round.js';
 
 /*
@@ -64,7 +64,7 @@ export async function settle(
   // silent nodes would say: a full semaphore with a node down (a permit needs more than a
   // majority, see permitQuorum) is full, not an outage. For a lock (quorum = majority) this is
   // the first case already.
-  const majority = Math.floor(adapters.length / 2) + 1;
+  const majority = majorityOf(adapters.length);
   const busy =
     (answered >= quorum && acquired < quorum) ||
     (answered >= majority && answered - acquired > adapters.length - quorum);
