@@ -63,6 +63,7 @@ export {
   type Resources,
 } from './services/redlock.engine.js';
 export { Lock, type LockSummary } from './services/lock.js';
+export type { HandOffOptions } from './services/hand-off.js';
 export type { Clock, TimerHandle } from './services/clock.js';
 export { DEFAULT_LOCK_OPTIONS } from './services/lock-options.js';
 export { DEFAULT_SHUTDOWN_TIMEOUT } from './services/module-options.js';
@@ -89,6 +90,7 @@ export type {
   LockAdapter,
   OwnerReply,
   SharedLocks,
+  HandOff,
 } from './interfaces/lock-adapter.interface.js';
 export type {
   RedlockEvent,

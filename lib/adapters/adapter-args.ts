@@ -36,6 +36,32 @@ export function assertTtl(ttl: number): void {
 }
 
 /**
+ * The arguments of a hand-off (`HandOff.transfer`): both owner values non-empty strings, and
+ * different, since a transfer to the same value could not tell a replay from a first run.
+ */
+export function assertTransfer(
+  keys: readonly string[],
+  value: string,
+  next: string,
+  ttl: number,
+): void {
+  assertKeys(keys);
+  assertOwnerValue('value', value);
+  assertOwnerValue('next', next);
+  if (value === next) {
+    throw new RangeError('next must differ from value: a lock is handed to a new owner value');
+  }
+  assertTtl(ttl);
+}
+
+function assertOwnerValue(name: string, owner: unknown): void {
+  if (typeof owner === 'string' && owner.length > 0) return;
+  // Names the kind, not the value: whoever knows an owner value can release its lock.
+  const got = owner === '' ? 'an empty string' : owner === null ? 'null' : typeof owner;
+  throw new TypeError(`${name} must be a non-empty owner value string, got ${got}`);
+}
+
+/**
  * A fencing token to store: a canonical non-negative decimal integer that fits the node's
  * counter. Canonical, because the scripts compare tokens as strings (length, then digits) to
  * stay exact past 2^53, where Lua's doubles are not.

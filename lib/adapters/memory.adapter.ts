@@ -1,6 +1,7 @@
 import type {
   AcquireOptions,
   AcquireReply,
+  HandOff,
   LockAdapter,
   OwnerReply,
   SharedLocks,
@@ -8,6 +9,7 @@ import type {
 import { ACQUIRED, assertKeys, assertToken, assertTtl, fenceValue } from './adapter-args.js';
 import { INTENT_MS, Keyspace, Longest, remaining, WRITER_INTENT } from './memory-keyspace.js';
 import { MemorySharedLocks } from './memory-shared-locks.js';
+import { MemoryHandOff } from './memory-hand-off.js';
 import type { LockInspector } from '../interfaces/lock-inspector.interface.js';
 import { MemoryLockInspector } from './lock-inspector.memory.js';
 
@@ -41,8 +43,8 @@ interface Subscription {
  * Redis node: every operation follows the Lua script of the Redis adapter step by step and gives
  * the same reply for the same sequence of calls (a differential test checks this against a real
  * server). Owner values, expiry by the store's own clock, all-or-nothing multi-key calls,
- * replay-safe acquisitions, extend-or-repair, one fencing counter that never expires, read locks
- * and release notifications all behave as on Redis.
+ * replay-safe acquisitions, extend-or-repair, one fencing counter that never expires, read locks,
+ * hand-offs and release notifications all behave as on Redis.
  *
  * Every operation runs in one synchronous section, so no other call can interleave with it. A
  * key is gone from the instant the clock reaches its expiry. Expired entries are dropped when
@@ -64,6 +66,8 @@ interface Subscription {
 export class MemoryLockAdapter implements LockAdapter {
   readonly name: string;
   readonly shared: SharedLocks;
+  /** Hand-offs from one owner value to the next, as the Redis script does them. */
+  readonly handOff: HandOff;
   /** Listing, instance records and force release, as on Redis. */
   readonly inspector: LockInspector;
 
@@ -84,6 +88,10 @@ export class MemoryLockAdapter implements LockAdapter {
       counter: () => this.counter,
       raise: () => ++this.counter,
       announce: (keys) => this.announce(keys),
+    });
+    this.handOff = new MemoryHandOff({
+      keys: this.keys,
+      run: (keys, body) => this.run(keys, body),
     });
     this.inspector = new MemoryLockInspector({
       keys: this.keys,

@@ -1,6 +1,7 @@
 import type {
   AcquireOptions,
   AcquireReply,
+  HandOff,
   LockAdapter,
   OwnerReply,
   SharedLocks,
@@ -28,6 +29,7 @@ import { ReleaseChannels } from './release-channels.js';
 import type { LockInspector } from '../interfaces/lock-inspector.interface.js';
 import { RedisLockInspector } from './lock-inspector.js';
 import { RedisSharedLocks } from './redis-shared-locks.js';
+import { RedisHandOff } from './redis-hand-off.js';
 
 type Publish = 'PUBLISH' | 'SPUBLISH';
 
@@ -51,6 +53,8 @@ export class RedisLockAdapter implements LockAdapter {
   readonly name: string;
   /** Read locks: sorted sets of readers, with a mark that keeps new readers from starving writers. */
   readonly shared: SharedLocks;
+  /** Hand-offs: one compare-and-set script from the old owner value to the next. */
+  readonly handOff: HandOff;
   /** Listing (SCAN), instance records and force release, for operators' tools. */
   readonly inspector: LockInspector;
   // ES private (#) fields: connections carry credentials in their options, and unlike
@@ -80,6 +84,7 @@ export class RedisLockAdapter implements LockAdapter {
       withCounter: (keys, fenced) => this.#withCounter(keys, fenced),
       announcing: (script, keys, value, extra) => this.#announcing(script, keys, value, extra),
     });
+    this.handOff = new RedisHandOff(this.name, connection);
     if (!connection.cluster || !connection.shardedSubscriptions) this.#publish = 'PUBLISH';
     this.inspector = new RedisLockInspector(connection, () => this.publishCommand());
   }

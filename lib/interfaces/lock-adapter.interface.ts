@@ -108,11 +108,34 @@ export interface LockAdapter {
   /** Read (shared) locks; absent when the backend has none (the engine then refuses them). */
   readonly shared?: SharedLocks;
 
+  /**
+   * Passing a held lock straight to its next owner; absent: the engine releases the lock and
+   * the next owner acquires it (see {@link HandOff}).
+   */
+  readonly handOff?: HandOff;
+
   /** Listing, holder records and force release for operators; absent: the node is not listed. */
   readonly inspector?: LockInspector;
 
   /** Closes what this adapter opened, within a bounded time. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * Passing a held (writer) lock to its next owner without freeing its keys in between: the
+ * engine's in-process hand-off, which gives a caller of the same process waiting for the same
+ * keys the lock in one compare-and-set instead of a release, a notification and a new race.
+ */
+export interface HandOff {
+  /**
+   * When every key holds `value`, sets every key to `next` with a ttl of `ttl` ms, all or
+   * nothing, in one step no other client can interleave with, and answers `ok`. A replay
+   * (every key already holds `next`) answers `ok` and changes nothing. Otherwise nothing
+   * changes and the reply is `taken` when any key holds another value (or readers, or a
+   * semaphore's holders), else `expired` (a key is gone). Publishes no release notification:
+   * the keys are never free. Touches no fencing counter.
+   */
+  transfer(keys: readonly string[], value: string, next: string, ttl: number): Promise<OwnerReply>;
 }
 
 /** Options of {@link LockAdapter.acquire}. */

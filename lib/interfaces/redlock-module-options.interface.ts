@@ -3,6 +3,7 @@ import type { RedlockNode } from '../adapters/lock-adapter.factory.js';
 import type { CircuitBreakerOptions } from '../services/circuit-breaker.js';
 import type { CredentialsOptions } from '../services/credentials.js';
 import type { Duration } from '../services/duration.js';
+import type { HandOffOptions } from '../services/hand-off.js';
 import type { RedlockTelemetryOptions } from '../observability/telemetry-options.js';
 import type { LockOptions } from './lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from './redlock-events.interface.js';
@@ -90,6 +91,17 @@ export interface RedlockModuleOptions {
    * @default true
    */
   holderInfo?: boolean;
+  /**
+   * In-process hand-offs: a released lock goes straight to the next caller of this process
+   * waiting for the same keys, in one compare-and-set per node instead of a release, a
+   * notification and a new race (the keys are never free in between; the new owner gets its own
+   * owner value and a full validity). Bounded so waiters of other processes get their turn: at
+   * most `max` in a row, none past `window` after the chain's first acquisition. Callers that
+   * ask for a fencing token, read locks, semaphores and degraded mode never use it. `false`:
+   * every release frees the keys.
+   * @default { max: 8, window: 50 }
+   */
+  handOff?: HandOffOptions | false;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */
   onEvent?: (event: RedlockEvent) => void;
   /**

@@ -11,7 +11,8 @@ import {
   type RoundContext,
   type Target,
 } from './quorum-round.js';
-import type { ReleaseWaiter, WaitingLines } from './release-waiter.js';
+import { lineOf, type ReleaseWaiter, type WaitingLines } from './release-waiter.js';
+import { handOffRequest } from './hand-off.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
 import { retryDelayOf } from './retry-policies.js';
@@ -75,7 +76,7 @@ export function obtain(
     const connecting = ctx.ready(timeout);
     if (
       connecting ||
-      (opts.mode === 'write' && opts.wait > 0 && ctx.lines.length(lineOf(target)) > 0)
+      (opts.mode === 'write' && opts.wait > 0 && ctx.lines.length(lineOf(target.keys)) > 0)
     ) {
       return waitFor(ctx, target, opts, autoExtend, parents, started, connecting);
     }
@@ -87,12 +88,6 @@ export function obtain(
   } catch (error) {
     return rejection(error);
   }
-}
-
-/** The key of `target`'s waiting line. */
-function lineOf(target: Target): string {
-  const { keys } = target;
-  return keys.length === 1 ? keys[0]! : keys.join('\n');
 }
 
 /**
@@ -152,7 +147,8 @@ async function waitFor(
   if (connecting) await connecting;
   // Writers line up; readers do not (they can all go in together once the writer is done).
   const lined = opts.mode === 'write';
-  const queueId = lineOf(target);
+  const queueId = lineOf(target.keys);
+  const request = handOffRequest(opts, timeout, parents);
   let waiter: ReleaseWaiter | undefined;
   let attempts = 0;
   let unanswered = 0;
@@ -183,7 +179,13 @@ async function waitFor(
   try {
     if (!first && lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
       // Others of this process wait already: queue behind them instead of overtaking.
-      waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, opts.wait), lined);
+      waiter = await ctx.lines.join(
+        queueId,
+        target.keys,
+        Math.min(timeout, opts.wait),
+        lined,
+        request,
+      );
     }
     for (;;) {
       // Behind another waiter of this process: no attempt until it is our turn (or the wait
@@ -196,6 +198,27 @@ async function waitFor(
         const delay = retryDelayOf(Math.max(1, attempts), opts);
         await waiter.wait(Math.min(left, delay), signal);
         pilot = pilotAfter(waiter.woken, delay);
+      }
+      if (waiter?.handed) {
+        // The holder of this process released the lock straight to us (see HandOffs).
+        const handed = await waiter.handed;
+        waiter.handed = undefined;
+        if (handed) {
+          // The transfer was the round that took the keys for us: one attempt.
+          const lease = granted(
+            ctx,
+            target,
+            opts,
+            handed,
+            autoExtend,
+            parents,
+            attempts + 1,
+            started,
+          );
+          if (lease instanceof Promise) return await lease;
+          acquired = true;
+          return lease;
+        }
       }
       let attemptStart: number;
       let outcome: Grant | Failure;
@@ -235,7 +258,13 @@ async function waitFor(
       if (!waiter) {
         // Subscribe only once contended, then retry at once: a release that happened while
         // subscribing would otherwise go unnoticed until the timer.
-        waiter = await ctx.lines.join(queueId, target.keys, Math.min(timeout, remaining), lined);
+        waiter = await ctx.lines.join(
+          queueId,
+          target.keys,
+          Math.min(timeout, remaining),
+          lined,
+          request,
+        );
         signal?.throwIfAborted();
         pilot = pilotAfter(outcome.split, retryDelayOf(attempts, opts), outcome.split);
         continue;
@@ -251,7 +280,7 @@ async function waitFor(
       const delay = retryDelayOf(attempts, opts);
       await waiter.wait(sleepFor(delay, opts, outcome, remaining), signal);
       pilot = pilotAfter(waiter.woken, delay);
-      if (waiter.woken) await shuffle();
+      if (waiter.woken && !waiter.handed) await shuffle();
     }
   } finally {
     if (waiter) ctx.lines.leave(queueId, waiter, acquired);

@@ -3,6 +3,7 @@ import { RedlockConfigError } from '../redlock.errors.js';
 import { describe } from '../redaction.js';
 import { parseDuration } from './duration.js';
 import { resolveHolderOptions } from './instance-record.js';
+import { type HandOffOptions, resolveHandOff } from './hand-off.js';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
@@ -37,6 +38,11 @@ export interface RedlockEngineOptions {
    * @default true
    */
   holderInfo?: boolean;
+  /**
+   * In-process hand-offs of released locks to the next caller of this process waiting for the
+   * same keys (see `HandOffs`); `false` turns them off. @default { max: 8, window: 50 }
+   */
+  handOff?: HandOffOptions | false;
 }
 
 /**
@@ -84,6 +90,7 @@ export function validateEngineOptions(options: unknown): void {
     );
   }
   resolveHolderOptions(shape);
+  resolveHandOff(shape.handOff);
 }
 
 /** `onEvent`: a function, or absent. */

@@ -11,6 +11,7 @@ import { HeldLeases } from './held-leases.js';
 import type { LeaseShapes } from './lease-shape.js';
 import { type Lease, type LeaseDriver, NO_LEASES } from './lease.js';
 import { validateTtl } from './lock-options.js';
+import type { HandOffs } from './hand-off.js';
 import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
@@ -44,6 +45,8 @@ export class LeaseIO implements LeaseDriver {
     private readonly nodes: NodeGuard,
     private readonly logger: RedlockLogger | undefined,
     private readonly emit: (event: RedlockEvent, lease?: Lease) => void,
+    /** In-process hand-offs; absent when they are off. */
+    private readonly handOffs?: HandOffs,
   ) {
     this.wallOffset = new WallOffset(clock);
   }
@@ -116,14 +119,39 @@ export class LeaseIO implements LeaseDriver {
       ) {
         return this.holdBack(lease);
       }
-      // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
-      // the key, or run the acquisition queued in its client once it reconnects.
-      return this.nodes
-        .always<OwnerReply>(this.adapters, this.releaseOn(lease), lease.nodeTimeout, this.confirmed)
-        .then((results) => this.released(lease, results));
+      return (
+        this.handOffs?.offer(
+          lease,
+          () => this.free(lease),
+          () => this.handedOver(lease),
+        ) ?? this.free(lease)
+      );
     } catch (error) {
       return rejection(error);
     }
+  }
+
+  /** The compare-and-set delete on the nodes, reported as `released`. */
+  private free(lease: Lease): Promise<ReleaseStatus> {
+    // Sent to every node, open circuit or not: a node that failed meanwhile may still hold
+    // the key, or run the acquisition queued in its client once it reconnects.
+    return this.nodes
+      .always<OwnerReply>(this.adapters, this.releaseOn(lease), lease.nodeTimeout, this.confirmed)
+      .then((results) => this.released(lease, results));
+  }
+
+  /** A release whose keys went to the next caller of this process (see `HandOffs`). */
+  private handedOver(lease: Lease): ReleaseStatus {
+    this.emit(
+      {
+        type: 'released',
+        resources: lease.resources,
+        status: 'released',
+        held: this.clock.now() - lease.acquiredAt,
+      },
+      lease,
+    );
+    return 'released';
   }
 
   /** A release's outcome from the nodes' answers, reported as a `released` event. */

@@ -11,6 +11,7 @@ import { parseDuration } from './duration.js';
 import { validateCircuitBreaker, validateLogger, validateOnEvent } from './engine-options.js';
 import { DEFAULT_LOCK_OPTIONS, describe, resolveLockOptions } from './lock-options.js';
 import { resolveHolderOptions } from './instance-record.js';
+import { resolveHandOff } from './hand-off.js';
 import {
   type RedlockTelemetryOptions,
   resolveTelemetryOptions,
@@ -41,6 +42,8 @@ export interface ResolvedRedlockOptions {
   readonly telemetry: RedlockTelemetryOptions | undefined;
   readonly instanceName: string | undefined;
   readonly holderInfo: boolean;
+  /** As given (validated): the engine applies the default. */
+  readonly handOff: RedlockModuleOptions['handOff'];
 }
 
 /**
@@ -131,7 +134,9 @@ export function resolveModuleOptions(
       );
     }
   }
+  resolveHandOff(options.handOff);
   const resolved = {
+    handOff: options.handOff,
     credentials,
     circuitBreaker,
     degradedMode,

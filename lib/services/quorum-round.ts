@@ -10,6 +10,7 @@ import { permitQuorum } from './permit-quorum.js';
 import { rejection } from './rejection.js';
 import { holding, settle } from './round-settlement.js';
 import type { Rollbacks } from './rollback.js';
+import type { HandOffChain } from './hand-off.js';
 
 /** Validated resource names and their keys (`keyPrefix + resource`), in call order. */
 export interface Target {
@@ -24,6 +25,8 @@ export interface Grant {
   /** Monotonic time at which the validity runs out. */
   readonly deadline: number;
   readonly start: number;
+  /** Set when the keys came by an in-process hand-off (see `HandOffs`): where in its chain. */
+  readonly handOff?: HandOffChain;
 }
 
 /** Why an attempt did not get the keys. */

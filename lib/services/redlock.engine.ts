@@ -18,6 +18,7 @@ import {
   validateEngineOptions,
 } from './engine-options.js';
 import { Lease } from './lease.js';
+import { HandOffs, resolveHandOff } from './hand-off.js';
 import { LeaseIO } from './lease-io.js';
 import type { Lock } from './lock.js';
 import {
@@ -70,6 +71,7 @@ export class Redlock {
   private readonly leases: LeaseIO;
   private readonly nodes: NodeGuard;
   private readonly rollbacks: Rollbacks;
+  private readonly handOffs: HandOffs | undefined;
   private readonly reentrancy: Reentrancy;
   private readonly context: AcquisitionContext;
   private readonly scopeParts: ScopeParts;
@@ -106,6 +108,23 @@ export class Redlock {
       this.emit({ type: 'circuit', resources: [], node, from, to });
     });
     this.rollbacks = new Rollbacks(this.clock, this.nodes);
+    const lines = new WaitingLines(this.clock, adapters);
+    // Not in degraded mode: there every lock is also an in-process lock of the fallback store,
+    // whose companions a hand-off would have to carry along.
+    const handOff = options.degraded ? undefined : resolveHandOff(options.handOff);
+    this.handOffs =
+      handOff && HandOffs.supported(adapters)
+        ? new HandOffs(
+            adapters,
+            this.quorum,
+            this.clock,
+            this.nodes,
+            lines,
+            handOff,
+            () => this.instance?.tag,
+            () => this.state === 'open',
+          )
+        : undefined;
     this.leases = new LeaseIO(
       adapters,
       this.quorum,
@@ -114,6 +133,7 @@ export class Redlock {
       this.nodes,
       this.logger,
       (event, lease) => this.emit(event, lease),
+      this.handOffs,
     );
     this.reentrancy = new Reentrancy(this.clock);
     if (options.holderInfo !== false) {
@@ -126,7 +146,7 @@ export class Redlock {
       clock: this.clock,
       nodes: this.nodes,
       rollbacks: this.rollbacks,
-      lines: new WaitingLines(this.clock, adapters),
+      lines,
       ready: (timeout) => this.ready(timeout),
       grant: (target, opts, grant, autoExtend, parents) =>
         this.grant(target, opts, grant, autoExtend, parents),
@@ -147,6 +167,7 @@ export class Redlock {
         ...options,
         onEvent: undefined,
         degraded: undefined,
+        handOff: false,
         circuitBreaker: false,
       });
       fallback.publishes = false;
@@ -401,6 +422,7 @@ export class Redlock {
       maxHold: opts.maxHold,
     });
     if (keys.length > 0) this.leases.held.add(lease);
+    if (grant.handOff) this.handOffs?.adopt(lease, grant.handOff);
     return lease;
   }
 

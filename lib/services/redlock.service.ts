@@ -117,6 +117,7 @@ export class RedlockService
       circuitBreaker: options.circuitBreaker,
       instanceName: options.instanceName,
       holderInfo: options.holderInfo,
+      handOff: options.handOff,
       degraded: options.degradedMode
         ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
         : undefined,

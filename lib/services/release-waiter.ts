@@ -1,5 +1,7 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { Clock, TimerHandle } from './clock.js';
+import type { HandOffRequest } from './hand-off.js';
+import type { Grant } from './quorum-round.js';
 
 /**
  * One acquisition's way of sleeping between attempts: it wakes on a release notification from
@@ -14,6 +16,10 @@ export class ReleaseWaiter {
   private wake: (() => void) | undefined;
   private readonly stops: (() => void)[] = [];
   private closed = false;
+  /** What this caller asked for, when a lock handed over in-process could serve it. */
+  request: HandOffRequest | undefined = undefined;
+  /** A hand-off under way to this waiter: its grant, or `undefined` if it fell through. */
+  handed: Promise<Grant | undefined> | undefined = undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -26,6 +32,17 @@ export class ReleaseWaiter {
   /** Wakes the waiter now (or lets its next `wait` return at once). */
   promote(): void {
     this.notified = true;
+    this.wake?.();
+  }
+
+  /** Whether the waiter sleeps in {@link wait} (not in an attempt): only then can it be handed a lock. */
+  get parked(): boolean {
+    return this.wake !== undefined;
+  }
+
+  /** Ends the waiter's sleep with a lock handed over by the holder of this process. */
+  handOver(grant: Promise<Grant | undefined>): void {
+    this.handed = grant;
     this.wake?.();
   }
 
@@ -121,6 +138,11 @@ export class WaitingLines {
     return this.lines.get(id)?.length ?? 0;
   }
 
+  /** The first caller of line `id`: the one a released lock may be handed to. */
+  head(id: string): ReleaseWaiter | undefined {
+    return this.lines.get(id)?.[0];
+  }
+
   /**
    * A waiter subscribed to the keys' release notifications; in line `id` when `lined`
    * (readers are not: they can all go in together once a writer is done).
@@ -130,6 +152,7 @@ export class WaitingLines {
     keys: readonly string[],
     timeout: number,
     lined: boolean,
+    request?: HandOffRequest,
   ): Promise<ReleaseWaiter> {
     if (!lined) {
       const waiter = new ReleaseWaiter(this.clock, this.adapters, keys);
@@ -145,6 +168,7 @@ export class WaitingLines {
       keys,
       () => members[0] === waiter,
     );
+    waiter.request = request;
     members.push(waiter);
     await waiter.subscribe(timeout);
     return waiter;
@@ -163,4 +187,9 @@ export class WaitingLines {
     if (line.length === 0) this.lines.delete(id);
     else if (index === 0 && !acquired) line[0]!.promote();
   }
+}
+
+/** The id of the waiting line for `keys` (the keys of a target or of a lease, prefixed). */
+export function lineOf(keys: readonly string[]): string {
+  return keys.length === 1 ? keys[0]! : keys.join('\n');
 }

@@ -46,6 +46,11 @@ export interface LockAdapterContractOptions {
    * @default true
    */
   fencing?: boolean;
+  /**
+   * The backend passes a held lock straight to its next owner (`adapter.handOff`).
+   * @default true
+   */
+  handOff?: boolean;
 }
 
 /** What every section of the suite works with, valid inside tests and hooks. */

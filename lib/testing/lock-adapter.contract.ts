@@ -7,6 +7,7 @@ import {
 } from './contract-support.js';
 import { exclusiveLockContract } from './exclusive-locks.contract.js';
 import { fencingContract } from './fencing.contract.js';
+import { handOffContract } from './hand-off.contract.js';
 import { notificationContract } from './notifications.contract.js';
 import { sharedLockContract } from './shared-locks.contract.js';
 
@@ -16,8 +17,8 @@ export type { ContractTestFunctions, LockAdapterContractOptions, LockAdapterCont
  * The promises every `LockAdapter` must keep (see the interface's documentation), as a
  * test suite a backend author runs against their store: atomic all-or-nothing calls, replays
  * answered like the original, compare-and-set on the owner value, extend-or-repair, fencing
- * counters that only go up and never expire, read locks, release notifications, and a bounded
- * `close()`.
+ * counters that only go up and never expire, read locks, hand-offs, release notifications, and
+ * a bounded `close()`.
  *
  * The suite imports no test framework: pass your runner's functions. `setup` is called once for
  * the suite (and again by the tests that close what they use) and returns two clients of one
@@ -36,7 +37,7 @@ export type { ContractTestFunctions, LockAdapterContractOptions, LockAdapterCont
  *     return { adapter, other, teardown: async () => { await adapter.close(); await other.close(); } };
  *   },
  *   { describe, it, beforeAll, afterAll, beforeEach },
- *   { shared: false },
+ *   { shared: false, handOff: false },
  * );
  * ```
  */
@@ -46,7 +47,7 @@ export function describeLockAdapterContract(
   test: ContractTestFunctions,
   options: LockAdapterContractOptions = {},
 ): void {
-  const { shared = true, fencing = true } = options;
+  const { shared = true, fencing = true, handOff = true } = options;
   const { describe, beforeAll, afterAll, beforeEach } = test;
 
   describe(`LockAdapter contract: ${label}`, () => {
@@ -87,6 +88,15 @@ export function describeLockAdapterContract(
       test.it('declares that it has no read locks', () => {
         if (context.adapter.shared !== undefined) {
           throw new Error('adapter.shared is set: run the suite with { shared: true }');
+        }
+        return Promise.resolve();
+      });
+    }
+    if (handOff) handOffContract(context, test, { shared });
+    else {
+      test.it('declares that it has no hand-off', () => {
+        if (context.adapter.handOff !== undefined) {
+          throw new Error('adapter.handOff is set: run the suite with { handOff: true }');
         }
         return Promise.resolve();
       });

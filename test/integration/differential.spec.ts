@@ -33,6 +33,7 @@ type Op =
   | { op: 'extend' | 'sharedExtend'; keys: number[]; value: string; ttl: number }
   | { op: 'release' | 'sharedRelease'; keys: number[]; value: string }
   | { op: 'syncFence'; keys: number[]; value: string; delta: number }
+  | { op: 'transfer'; keys: number[]; value: string; next: string; ttl: number }
   | { op: 'inspect'; keys: number[] }
   | { op: 'pause' };
 
@@ -60,6 +61,10 @@ const operation: fc.Arbitrary<Op> = fc.oneof(
       value,
       delta: fc.integer({ min: 0, max: 8 }),
     }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('transfer' as const), keys, value, next: value, ttl }),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('inspect' as const), keys }) },
   { weight: 4, arbitrary: take('sharedAcquire') },
@@ -99,6 +104,8 @@ async function apply(side: Side, op: Op): Promise<unknown> {
         return await shared.release(names, op.value);
       case 'syncFence':
         return await adapter.syncFence(names, op.value, String(side.base + BigInt(op.delta)));
+      case 'transfer':
+        return await adapter.handOff!.transfer(names, op.value, op.next, op.ttl);
       case 'inspect':
         return ttlOf(await adapter.inspect(names));
     }

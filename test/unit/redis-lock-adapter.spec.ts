@@ -4,6 +4,8 @@
  * already took the attempt back while the SET was in flight. The connection here is a stub
  * that answers when the test says, because the race is about the order of replies; the same
  * adapter runs against real servers in test/integration/ioredis.contract.spec.ts.
+ *
+ * Also what the hand-off sends, and what it refuses before sending anything.
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -144,5 +146,62 @@ describe('RedisLockAdapter, SET refused', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('RedisLockAdapter, hand-off', () => {
+  /** The stub's connection, also recording what each script was sent. */
+  const recording = () => {
+    const { connection } = stub();
+    const sent: { script: string; keys: readonly string[]; args: readonly unknown[] }[] = [];
+    const evalScript = connection.evalScript;
+    const adapter = new RedisLockAdapter({
+      ...connection,
+      evalScript: (script, keys, args) => {
+        sent.push({ script: script.name, keys, args });
+        return evalScript(script, keys, args);
+      },
+    });
+    return { adapter, sent };
+  };
+
+  it('sends one transfer script with the keys, the old and new owner values and the ttl', async () => {
+    const { adapter, sent } = recording();
+    expect(await adapter.handOff.transfer(['lock:a', 'lock:b'], 'v1', 'v2', 1_000)).toBe('ok');
+    expect(sent).toEqual([
+      { script: 'transfer', keys: ['lock:a', 'lock:b'], args: ['v1', 'v2', 1_000] },
+    ]);
+  });
+
+  it('rejects bad arguments before sending anything', async () => {
+    const { adapter, sent } = recording();
+    const transfer = (keys: string[], value: unknown, next: unknown, ttl: number) =>
+      adapter.handOff.transfer(keys, value as string, next as string, ttl);
+    await expect(transfer([], 'v1', 'v2', 1_000)).rejects.toThrow(RangeError);
+    for (const ttl of [0, -1, 1.5, Number.NaN, Infinity]) {
+      await expect(transfer(['lock:a'], 'v1', 'v2', ttl)).rejects.toThrow(/ttl/);
+    }
+    for (const [value, next, message] of [
+      ['', 'v2', /^value must be a non-empty owner value string, got an empty string$/],
+      ['v1', '', /^next must be a non-empty owner value string, got an empty string$/],
+      [undefined, 'v2', /^value .* got undefined$/],
+      ['v1', null, /^next .* got null$/],
+      ['v1', 42, /^next .* got number$/],
+      ['v1', 'v1', /^next must differ from value/],
+    ] as const) {
+      await expect(transfer(['lock:a'], value, next, 1_000)).rejects.toThrow(message);
+    }
+    expect(sent).toEqual([]);
+  });
+
+  it('never puts an owner value in an error message', async () => {
+    const { adapter } = recording();
+    const secret = 'do-not-print-me';
+    const error = await adapter.handOff.transfer(['lock:a'], secret, secret, 1_000).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(RangeError);
+    expect(String((error as Error).message)).not.toContain(secret);
   });
 });

@@ -1,0 +1,327 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
+import type { LockAdapter, OwnerReply } from '../../lib/interfaces/lock-adapter.interface.js';
+import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
+import { RedlockConfigError } from '../../lib/redlock.errors.js';
+import { ManualClock } from '../../lib/services/clock.js';
+import type { Lock } from '../../lib/services/lock.js';
+import { resolveModuleOptions } from '../../lib/services/module-options.js';
+import { Redlock, type RedlockEngineOptions } from '../../lib/services/redlock.engine.js';
+import { eventually } from '../support/adapters.js';
+import { deferred } from '../support/deferred.js';
+
+/** Calls seen on one node, by method (the `handOff` capability's `transfer` included). */
+type Calls = Record<string, number>;
+
+/**
+ * A memory node whose calls are counted; `transfer` may be replaced to make the hand-off fail
+ * or hang on this node.
+ */
+function watched(
+  inner: MemoryLockAdapter,
+  calls: Calls,
+  transfer?: (real: () => Promise<OwnerReply>) => Promise<OwnerReply>,
+): LockAdapter {
+  const count = (method: string) => (calls[method] = (calls[method] ?? 0) + 1);
+  const handOff = {
+    transfer: (keys: readonly string[], value: string, next: string, ttl: number) => {
+      count('transfer');
+      const real = () => inner.handOff.transfer(keys, value, next, ttl);
+      return transfer ? transfer(real) : real();
+    },
+  };
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === 'handOff') return handOff;
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        count(property);
+        const result = method.apply(target, args);
+        if (property === 'acquire' || property === 'onRelease') {
+          void (result as Promise<unknown>).finally(() => count(`${property}:settled`));
+        }
+        return result;
+      };
+    },
+  });
+}
+
+/** Lets every continuation of the replies seen so far run (they are microtasks). */
+const drained = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+
+describe('in-process hand-off (memory nodes)', () => {
+  const engines: Redlock[] = [];
+  const stores: MemoryLockAdapter[] = [];
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((engine) => engine.close()));
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+
+  const setup = (
+    n: number,
+    options: RedlockEngineOptions = {},
+    transfer?: (node: number, real: () => Promise<OwnerReply>) => Promise<OwnerReply>,
+  ) => {
+    const calls: Calls = {};
+    const inner = Array.from({ length: n }, (_, i) => {
+      const store = new MemoryLockAdapter({ name: `memory://h${i}`, now: options.clock?.now });
+      stores.push(store);
+      return store;
+    });
+    const nodes = inner.map((store, i) =>
+      watched(store, calls, transfer ? (real) => transfer(i, real) : undefined),
+    );
+    const events: RedlockEvent[] = [];
+    // A window far past these tests' holds unless a test sets its own: the default (50 ms)
+    // could end a chain on a slow machine before the waiters are in line.
+    const engine = new Redlock(nodes, {
+      ...options,
+      handOff: options.handOff ?? { window: '1m' },
+      onEvent: (event) => events.push(event),
+    });
+    // Another process on the same nodes: it never sees the keys free during a hand-off.
+    const other = new Redlock(inner, { clock: options.clock });
+    engines.push(engine, other);
+    /** Resolves once `count` calls of `method` have settled and their continuations ran. */
+    const settled = async (method: 'acquire' | 'onRelease', count: number) => {
+      await eventually(
+        () => (calls[`${method}:settled`] ?? 0) >= count,
+        5_000,
+        `${method} ×${count}`,
+      );
+      await drained();
+    };
+    return { calls, inner, engine, other, events, settled };
+  };
+
+  /** The values the stores hold for `key`, as the memory inspector lists them. */
+  const valuesOf = async (stores: readonly MemoryLockAdapter[], key: string) =>
+    Promise.all(
+      stores.map(async (store) => {
+        const listing = await store.inspector.list(key, 10);
+        return listing.keys.find((entry) => entry.key === key)?.holders.map((h) => h.value) ?? [];
+      }),
+    );
+
+  const slow = { wait: 10_000, retryDelay: 60_000, retryJitter: 0 } as const;
+
+  it('hands a released lock to the waiting caller of the same process: new owner value, keys never freed', async () => {
+    const { calls, engine, events, settled } = setup(3);
+    const first = await engine.acquire('r');
+    const second = engine.acquire('r', slow);
+    await settled('acquire', 3 + 6); // its first round, then the retry after subscribing
+    const releasesBefore = calls.release ?? 0;
+
+    expect(await first.release()).toBe('released');
+    const lock = await second;
+
+    expect(calls.transfer).toBe(3);
+    expect(calls.release ?? 0).toBe(releasesBefore); // the keys were never deleted
+    expect(lock.value).not.toBe(first.value);
+    expect(lock.isHeld()).toBe(true);
+    expect(lock.expiresAt).toBeGreaterThan(Date.now() + 9_000); // a full validity (ttl 10 s)
+    expect(
+      events.filter((e) => e.type === 'released').map((e) => e.type === 'released' && e.status),
+    ).toEqual(['released']);
+    const acquired = events.filter((e) => e.type === 'acquired');
+    expect(acquired).toHaveLength(2);
+    expect(await lock.release()).toBe('released');
+  });
+
+  it('stores the new owner value on the nodes, so the old one can neither extend nor release', async () => {
+    const { inner, engine, settled } = setup(1);
+    const first = await engine.acquire('r');
+    const second = engine.acquire('r', slow);
+    await settled('acquire', 2);
+    await first.release();
+    const lock = await second;
+
+    expect(await valuesOf(inner, 'lock:r')).toEqual([[lock.value]]);
+    expect(await inner[0]!.release(['lock:r'], first.value)).toBe('taken');
+    expect(await inner[0]!.extend(['lock:r'], first.value, 1_000)).toBe('taken');
+    await expect(first.extend()).rejects.toThrow(/already released/);
+    expect(await lock.release()).toBe('released');
+    expect(await inner[0]!.inspect(['lock:r'])).toBe(-2);
+  });
+
+  it('hands off at most `max` times in a row, then frees the keys for every contender', async () => {
+    const { calls, engine, settled } = setup(1, { handOff: { max: 2, window: '1m' } });
+    const holder = await engine.acquire('r');
+    const b = engine.acquire('r', slow);
+    await settled('acquire', 2);
+    const c = engine.acquire('r', slow);
+    const d = engine.acquire('r', slow);
+    await settled('onRelease', 3);
+
+    await holder.release();
+    const lockB = await b;
+    await lockB.release();
+    const lockC = await c;
+    expect(calls.transfer).toBe(2);
+    expect(calls.release ?? 0).toBe(0);
+
+    await lockC.release(); // the third in a row: a real release, which wakes D
+    expect(calls.transfer).toBe(2);
+    expect(calls.release).toBe(1);
+    const lockD = await d;
+    expect(lockD.isHeld()).toBe(true);
+    await lockD.release();
+  });
+
+  it('starts no hand-off once `window` ms have passed since the chain began', async () => {
+    const clock = new ManualClock();
+    const { calls, engine, settled } = setup(1, { clock, handOff: { window: 20 } });
+    const holder = await engine.acquire('r', { ttl: 10_000 });
+    const b = engine.acquire('r', slow);
+    await settled('acquire', 2);
+    const c = engine.acquire('r', slow);
+    await settled('onRelease', 2);
+
+    await clock.advance(15);
+    await holder.release(); // 15 ms into the chain: handed to B
+    const lockB = await b;
+    expect(calls.transfer).toBe(1);
+
+    await clock.advance(10);
+    await lockB.release(); // 25 ms into the chain that began with the holder: freed
+    expect(calls.transfer).toBe(1);
+    expect(calls.release).toBe(1);
+    await (await c).release();
+  });
+
+  it('never hands off to a caller that asked for a fencing token: it gets a higher token from the nodes', async () => {
+    const { calls, engine, settled } = setup(3);
+    const first = await engine.acquire('r', { fencing: true });
+    const second = engine.acquire('r', { ...slow, fencing: true });
+    await settled('acquire', 6);
+    await first.release();
+    const lock = await second;
+    expect(calls.transfer ?? 0).toBe(0);
+    expect(lock.fencingToken).toBeGreaterThan(first.fencingToken);
+    await lock.release();
+  });
+
+  it('does nothing of the kind with handOff: false', async () => {
+    const { calls, engine, settled } = setup(1, { handOff: false });
+    const first = await engine.acquire('r');
+    const second = engine.acquire('r', slow);
+    await settled('acquire', 2);
+    await first.release();
+    await (await second).release();
+    expect(calls.transfer ?? 0).toBe(0);
+    expect(calls.release).toBe(2);
+  });
+
+  it('falls back to a release when no quorum confirms the transfer: the waiter gets the lock the usual way', async () => {
+    // Two of three nodes refuse the transfer: the one that made it is taken back.
+    const { calls, inner, engine, settled } = setup(3, {}, (node, real) =>
+      node === 0 ? real() : Promise.reject(new Error('connection reset')),
+    );
+    const first = await engine.acquire('r');
+    const second = engine.acquire('r', slow);
+    await settled('acquire', 6);
+
+    expect(await first.release()).toBe('released');
+    const lock = await second;
+    expect(calls.transfer).toBe(3);
+    expect(lock.value).not.toBe(first.value);
+    expect(await valuesOf(inner, 'lock:r')).toEqual([[lock.value], [lock.value], [lock.value]]);
+    await lock.release();
+  });
+
+  it('gives nothing to a waiter that gave up during the transfer: the keys end free', async () => {
+    const gate = deferred<void>();
+    const { inner, engine, settled } = setup(1, {}, async (_node, real) => {
+      await gate.promise;
+      return real();
+    });
+    const first = await engine.acquire('r');
+    const controller = new AbortController();
+    const second = engine.acquire('r', { ...slow, signal: controller.signal });
+    const outcome = second.then(
+      () => 'acquired',
+      (error: unknown) => error,
+    );
+    await settled('acquire', 2);
+
+    const released = first.release();
+    controller.abort(new Error('client went away'));
+    gate.resolve();
+    expect(await released).toBe('released');
+    expect(await outcome).toEqual(new Error('client went away'));
+    await eventually(async () => (await inner[0]!.inspect(['lock:r'])) === -2, 5_000, 'keys freed');
+  });
+
+  it('keeps one holder at a time under random schedules of two processes, some callers fenced', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            process: fc.integer({ min: 0, max: 1 }),
+            hold: fc.integer({ min: 0, max: 3 }),
+            fencing: fc.boolean(),
+            ttl: fc.constantFrom(2_000, 5_000),
+          }),
+          { minLength: 2, maxLength: 12 },
+        ),
+        fc.constantFrom(1, 3),
+        async (callers, n) => {
+          const { engine, other } = setup(n, { handOff: { max: 3, window: '1m' } });
+          let inside = 0;
+          let overlaps = 0;
+          const tokens: number[] = [];
+          await Promise.all(
+            callers.map(async (caller) => {
+              const lock: Lock = await (caller.process === 0 ? engine : other).acquire('r', {
+                ttl: caller.ttl,
+                wait: 10_000,
+                retryDelay: 5,
+                fencing: caller.fencing,
+              });
+              inside += 1;
+              if (inside > 1) overlaps += 1;
+              if (caller.fencing) tokens.push(lock.fencingToken);
+              await new Promise((resolve) => setTimeout(resolve, caller.hold));
+              expect(lock.isHeld()).toBe(true);
+              inside -= 1;
+              expect(await lock.release()).toBe('released');
+            }),
+          );
+          expect(overlaps).toBe(0);
+          expect(new Set(tokens).size).toBe(tokens.length);
+          await Promise.all(engines.splice(0).map((e) => e.close()));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('handOff option', () => {
+  it.each([
+    [{ handOff: 'yes' }, 'handOff'],
+    [{ handOff: { max: -1 } }, 'handOff.max'],
+    [{ handOff: { max: 1.5 } }, 'handOff.max'],
+    [{ handOff: { window: 'soon' } }, 'handOff.window'],
+    [{ handOff: { window: -5 } }, 'handOff.window'],
+  ])('refuses %p with a RedlockConfigError naming %p', (options, option) => {
+    const store = new MemoryLockAdapter();
+    for (const build of [
+      () => new Redlock([store], options as RedlockEngineOptions),
+      () => resolveModuleOptions({ nodes: ['memory://'], ...(options as object) }),
+    ]) {
+      let error: unknown;
+      try {
+        build();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(RedlockConfigError);
+      expect((error as RedlockConfigError).option).toBe(option);
+    }
+    void store.close();
+  });
+});
