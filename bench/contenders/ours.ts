@@ -21,14 +21,16 @@ class BenchAppModule {
   static register(
     nodes: readonly string[],
     onEvent: ((event: RedlockEvent) => void) | undefined,
+    handOff: boolean,
   ): DynamicModule {
-    return {
-      module: BenchAppModule,
-      // Only `nodes`, as in the README; `onEvent` only where the hot key reports attempts.
-      imports: [
-        RedlockModule.forRoot(onEvent ? { nodes: [...nodes], onEvent } : { nodes: [...nodes] }),
-      ],
+    // Only `nodes`, as in the README; `onEvent` only where the hot key reports attempts, and
+    // `handOff: false` only for the row that shows what hand-offs change.
+    const options = {
+      nodes: [...nodes],
+      ...(onEvent ? { onEvent } : {}),
+      ...(handOff ? {} : { handOff: false as const }),
     };
+    return { module: BenchAppModule, imports: [RedlockModule.forRoot(options)] };
   }
 }
 
@@ -50,7 +52,7 @@ function attemptCounter(): {
 }
 
 export async function createOurs(
-  id: 'ours' | 'ours-using' | 'ours-engine',
+  id: 'ours' | 'ours-using' | 'ours-engine' | 'ours-no-hand-off',
   urls: readonly string[],
   settings: ContenderSettings,
 ): Promise<Contender<Lock>> {
@@ -80,7 +82,7 @@ export async function createOurs(
 
   // `logger: false` on the context only silences Nest's own start-up lines.
   const app = await NestFactory.createApplicationContext(
-    BenchAppModule.register(urls, counter?.onEvent),
+    BenchAppModule.register(urls, counter?.onEvent, id !== 'ours-no-hand-off'),
     { logger: false },
   );
   const service = app.get(RedlockService);

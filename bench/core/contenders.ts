@@ -12,6 +12,7 @@ export type ContenderId =
   | 'ours'
   | 'ours-using'
   | 'ours-engine'
+  | 'ours-no-hand-off'
   | 'redlock'
   | 'redlock-fast'
   | 'sesame'
@@ -71,6 +72,17 @@ export const CONTENDERS: readonly ContenderInfo[] = [
     setup:
       '`new Redlock(urls.map((url) => createLockAdapter(url)))` without Nest, `acquire(key, { ttl })` and `lock.release()`: what the service adds on top of the engine. Secondary row.',
     only: ['throughput', 'memory'],
+  },
+  {
+    id: 'ours-no-hand-off',
+    family: 'ours',
+    peer: false,
+    secondary: true,
+    pkg: undefined,
+    label: () => 'ours (handOff: false) ²',
+    setup:
+      'The service as above from `RedlockModule.forRoot({ nodes: urls, handOff: false })`: every release frees the keys and the waiters race for them, as before in-process hand-offs. What the hand-offs change. Secondary row.',
+    only: ['hot-key'],
   },
   {
     id: 'redlock',
@@ -211,6 +223,7 @@ export async function createContender(
     case 'ours':
     case 'ours-using':
     case 'ours-engine':
+    case 'ours-no-hand-off':
       return createOurs(id, urls, settings);
     case 'redlock':
     case 'redlock-fast':

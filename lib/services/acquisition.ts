@@ -74,10 +74,7 @@ export function obtain(
     const started = ctx.clock.now();
     const timeout = nodeTimeoutOf(opts);
     const connecting = ctx.ready(timeout);
-    if (
-      connecting ||
-      (opts.mode === 'write' && opts.wait > 0 && ctx.lines.length(lineOf(target.keys)) > 0)
-    ) {
+    if (connecting || (opts.mode === 'write' && opts.wait > 0 && mustQueue(ctx, target.keys))) {
       return waitFor(ctx, target, opts, autoExtend, parents, started, connecting);
     }
     return acquireRound(ctx, target, opts, timeout, false, started).then((outcome) =>
@@ -88,6 +85,15 @@ export function obtain(
   } catch (error) {
     return rejection(error);
   }
+}
+
+/**
+ * Whether a writer must queue at once, without a first round: others of this process wait for
+ * the keys, or this process holds them (the round could only answer busy).
+ */
+function mustQueue(ctx: AcquisitionContext, keys: readonly string[]): boolean {
+  const id = lineOf(keys);
+  return ctx.lines.length(id) > 0 || ctx.lines.holder(id) !== undefined;
 }
 
 /**
@@ -149,6 +155,7 @@ async function waitFor(
   const lined = opts.mode === 'write';
   const queueId = lineOf(target.keys);
   const request = handOffRequest(opts, timeout, parents);
+  const quiet = lined && opts.permits === 1 && opts.retryCount === Infinity;
   let waiter: ReleaseWaiter | undefined;
   let attempts = 0;
   let unanswered = 0;
@@ -177,7 +184,7 @@ async function waitFor(
     return woken && raced && clock.now() - lastPlainRound < delay;
   };
   try {
-    if (!first && lined && opts.wait > 0 && ctx.lines.length(queueId) > 0) {
+    if (!first && lined && opts.wait > 0 && mustQueue(ctx, target.keys)) {
       // Others of this process wait already: queue behind them instead of overtaking.
       waiter = await ctx.lines.join(
         queueId,
@@ -217,8 +224,20 @@ async function waitFor(
           );
           if (lease instanceof Promise) return await lease;
           acquired = true;
+          ctx.lines.holding(queueId, lease);
           return lease;
         }
+      }
+      const local = waiter && lined && !first ? ctx.lines.holder(queueId) : undefined;
+      if (local && quiet && waitUntil - clock.now() > 0) {
+        // This process holds the keys: a round could only answer busy. Sleep until the holder
+        // hands them over, its release is announced, or it expires. (Not for a caller with a
+        // retryCount: it counts rounds on the nodes, and gives up after them.)
+        waiter!.reset();
+        const delay = retryDelayOf(Math.max(1, attempts), opts);
+        const until = Math.min(waitUntil, local.deadline + 1) - clock.now();
+        await waiter!.wait(Math.max(1, Math.min(until, delay)), signal);
+        continue;
       }
       let attemptStart: number;
       let outcome: Grant | Failure;
@@ -247,6 +266,7 @@ async function waitFor(
         // A promise only for a caller that gave up meanwhile: it rejects with the abort reason.
         if (lease instanceof Promise) return await lease;
         acquired = true;
+        if (lined && opts.permits === 1) ctx.lines.holding(queueId, lease);
         return lease;
       }
       failure = outcome;

@@ -47,6 +47,8 @@ export class LeaseIO implements LeaseDriver {
     private readonly emit: (event: RedlockEvent, lease?: Lease) => void,
     /** In-process hand-offs; absent when they are off. */
     private readonly handOffs?: HandOffs,
+    /** Told when a lease ends, whatever the way (see `WaitingLines.ended`). */
+    private readonly ended?: (lease: Lease) => void,
   ) {
     this.wallOffset = new WallOffset(clock);
   }
@@ -332,6 +334,7 @@ export class LeaseIO implements LeaseDriver {
 
   private forget(lease: Lease): void {
     this.held.delete(lease);
+    this.ended?.(lease);
     if (this.held.size === 0) this.drained?.();
   }
 }

@@ -134,6 +134,7 @@ export class Redlock {
       this.logger,
       (event, lease) => this.emit(event, lease),
       this.handOffs,
+      (lease) => lines.ended(lease),
     );
     this.reentrancy = new Reentrancy(this.clock);
     if (options.holderInfo !== false) {

@@ -1,6 +1,7 @@
 import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { HandOffRequest } from './hand-off.js';
+import type { Lease } from './lease.js';
 import type { Grant } from './quorum-round.js';
 
 /**
@@ -127,6 +128,12 @@ export class ReleaseWaiter {
  */
 export class WaitingLines {
   private readonly lines = new Map<string, ReleaseWaiter[]>();
+  /**
+   * Locks of this process on contended keys (taken after waiting, or handed over), by line id.
+   * While one is valid, a waiter for its keys makes no attempt on the nodes: they can only
+   * answer busy. It sleeps until the holder hands the lock over or its release is announced.
+   */
+  private readonly holders = new Map<string, Lease>();
 
   constructor(
     private readonly clock: Clock,
@@ -136,6 +143,28 @@ export class WaitingLines {
   /** How many callers wait in line `id` (0 when there is none). */
   length(id: string): number {
     return this.lines.get(id)?.length ?? 0;
+  }
+
+  /** Records `lease`, taken on contended keys, as this process's holder of line `id`. */
+  holding(id: string, lease: Lease): void {
+    this.holders.set(id, lease);
+  }
+
+  /** The valid lock of this process on line `id`'s keys, when one is known. */
+  holder(id: string): Lease | undefined {
+    if (this.holders.size === 0) return undefined;
+    const lease = this.holders.get(id);
+    if (lease === undefined) return undefined;
+    if (lease.isHeld()) return lease;
+    this.holders.delete(id);
+    return undefined;
+  }
+
+  /** Forgets `lease` as a holder once it ends (released, lost or let expire). */
+  ended(lease: Lease): void {
+    if (this.holders.size === 0 || lease.keyless) return;
+    const id = lineOf(lease.keys);
+    if (this.holders.get(id) === lease) this.holders.delete(id);
   }
 
   /** The first caller of line `id`: the one a released lock may be handed to. */

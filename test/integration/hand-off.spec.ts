@@ -5,7 +5,7 @@ import type { LockAdapter } from '../../lib/interfaces/lock-adapter.interface.js
 import { Redlock } from '../../lib/services/redlock.engine.js';
 import { closeAdapters, connectAdapters, eventually } from '../support/adapters.js';
 import { type RedisFleet, startRedisFleet } from '../support/redis-fleet.js';
-import { tapAdapter } from '../support/tap-adapter.js';
+import { waitingInLine } from '../support/waiting-line.js';
 
 /**
  * In-process hand-offs over 5 real redis-server processes: a released lock goes to the waiting
@@ -37,29 +37,19 @@ describe('in-process hand-off on 5 Redis nodes', () => {
     await fleet?.stop();
   });
 
-  /** An engine whose settled acquisition rounds are counted, to know when a waiter sleeps. */
+  /** An engine, and a way to know when its waiters sleep in line. */
   const engine = async () => {
     const adapters = await connectAdapters(fleet.urls);
     open.push(adapters);
-    const settled: Record<string, number> = { acquire: 0, onRelease: 0 };
-    const tapped = adapters.map((adapter) =>
-      tapAdapter(adapter, (method, call) => {
-        const result = call();
-        if (method in settled) {
-          void (result as Promise<unknown>).finally(() => (settled[method]! += 1));
-        }
-        return result;
-      }),
-    );
     // A window far past these tests' holds: the default (50 ms) ends a chain that begins with
     // a lock held while the waiters line up.
-    const redlock = new Redlock(tapped, { lock: { nodeTimeout: 200 }, handOff: { window: '1m' } });
+    const redlock = new Redlock(adapters, {
+      lock: { nodeTimeout: 200 },
+      handOff: { window: '1m' },
+    });
     engines.push(redlock);
-    /** Resolves once `count` calls of `method` have been answered and their continuations ran. */
-    const answered = async (count: number, method = 'acquire') => {
-      await eventually(() => settled[method]! >= count, 5_000, `${count} ${method} answers`);
-      await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-    };
+    /** Resolves once `count` callers wait in line for `name`, asleep (not in a round). */
+    const answered = (count: number, name: string) => waitingInLine(redlock, name, count);
     return { redlock, answered };
   };
 
@@ -90,7 +80,7 @@ describe('in-process hand-off on 5 Redis nodes', () => {
     try {
       const first = await redlock.acquire(name, { ttl: 10_000 });
       const second = redlock.acquire(name, waiting);
-      await answered(5 + 10);
+      await answered(1, name);
 
       expect(await first.release()).toBe('released');
       const lock = await second;
@@ -119,7 +109,7 @@ describe('in-process hand-off on 5 Redis nodes', () => {
     const key = `lock:${name}`;
     const first = await redlock.acquire(name, { ttl: 10_000 });
     const second = redlock.acquire(name, waiting);
-    await answered(5 + 10);
+    await answered(1, name);
 
     await fleet.nodes[4]!.pause();
     expect(await first.release()).toBe('released');
@@ -148,9 +138,9 @@ describe('in-process hand-off on 5 Redis nodes', () => {
     const name = resource('outsider');
     const first = await redlock.acquire(name, { ttl: 10_000 });
     const second = redlock.acquire(name, waiting);
-    await answered(5 + 10);
+    await answered(1, name);
     const third = redlock.acquire(name, waiting);
-    await answered(5 + 5, 'onRelease'); // the second's subscriptions, then the third's
+    await answered(2, name);
 
     let stolen = 0;
     let probing = true;

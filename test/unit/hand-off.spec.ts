@@ -9,6 +9,7 @@ import type { Lock } from '../../lib/services/lock.js';
 import { resolveModuleOptions } from '../../lib/services/module-options.js';
 import { Redlock, type RedlockEngineOptions } from '../../lib/services/redlock.engine.js';
 import { eventually } from '../support/adapters.js';
+import { waitingInLine } from '../support/waiting-line.js';
 import { deferred } from '../support/deferred.js';
 
 /** Calls seen on one node, by method (the `handOff` capability's `transfer` included). */
@@ -39,18 +40,11 @@ function watched(
       const method = value as (...args: unknown[]) => unknown;
       return (...args: unknown[]) => {
         count(property);
-        const result = method.apply(target, args);
-        if (property === 'acquire' || property === 'onRelease') {
-          void (result as Promise<unknown>).finally(() => count(`${property}:settled`));
-        }
-        return result;
+        return method.apply(target, args);
       };
     },
   });
 }
-
-/** Lets every continuation of the replies seen so far run (they are microtasks). */
-const drained = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
 describe('in-process hand-off (memory nodes)', () => {
   const engines: Redlock[] = [];
@@ -85,16 +79,9 @@ describe('in-process hand-off (memory nodes)', () => {
     // Another process on the same nodes: it never sees the keys free during a hand-off.
     const other = new Redlock(inner, { clock: options.clock });
     engines.push(engine, other);
-    /** Resolves once `count` calls of `method` have settled and their continuations ran. */
-    const settled = async (method: 'acquire' | 'onRelease', count: number) => {
-      await eventually(
-        () => (calls[`${method}:settled`] ?? 0) >= count,
-        5_000,
-        `${method} ×${count}`,
-      );
-      await drained();
-    };
-    return { calls, inner, engine, other, events, settled };
+    /** Resolves once `count` callers wait in line for `resource`, each asleep (not in a round). */
+    const parked = (count: number, resource = 'r') => waitingInLine(engine, resource, count);
+    return { calls, inner, engine, other, events, parked };
   };
 
   /** The values the stores hold for `key`, as the memory inspector lists them. */
@@ -109,10 +96,10 @@ describe('in-process hand-off (memory nodes)', () => {
   const slow = { wait: 10_000, retryDelay: 60_000, retryJitter: 0 } as const;
 
   it('hands a released lock to the waiting caller of the same process: new owner value, keys never freed', async () => {
-    const { calls, engine, events, settled } = setup(3);
+    const { calls, engine, events, parked } = setup(3);
     const first = await engine.acquire('r');
     const second = engine.acquire('r', slow);
-    await settled('acquire', 3 + 6); // its first round, then the retry after subscribing
+    await parked(1);
     const releasesBefore = calls.release ?? 0;
 
     expect(await first.release()).toBe('released');
@@ -132,10 +119,10 @@ describe('in-process hand-off (memory nodes)', () => {
   });
 
   it('stores the new owner value on the nodes, so the old one can neither extend nor release', async () => {
-    const { inner, engine, settled } = setup(1);
+    const { inner, engine, parked } = setup(1);
     const first = await engine.acquire('r');
     const second = engine.acquire('r', slow);
-    await settled('acquire', 2);
+    await parked(1);
     await first.release();
     const lock = await second;
 
@@ -148,13 +135,13 @@ describe('in-process hand-off (memory nodes)', () => {
   });
 
   it('hands off at most `max` times in a row, then frees the keys for every contender', async () => {
-    const { calls, engine, settled } = setup(1, { handOff: { max: 2, window: '1m' } });
+    const { calls, engine, parked } = setup(1, { handOff: { max: 2, window: '1m' } });
     const holder = await engine.acquire('r');
     const b = engine.acquire('r', slow);
-    await settled('acquire', 2);
+    await parked(1);
     const c = engine.acquire('r', slow);
     const d = engine.acquire('r', slow);
-    await settled('onRelease', 3);
+    await parked(3);
 
     await holder.release();
     const lockB = await b;
@@ -173,12 +160,12 @@ describe('in-process hand-off (memory nodes)', () => {
 
   it('starts no hand-off once `window` ms have passed since the chain began', async () => {
     const clock = new ManualClock();
-    const { calls, engine, settled } = setup(1, { clock, handOff: { window: 20 } });
+    const { calls, engine, parked } = setup(1, { clock, handOff: { window: 20 } });
     const holder = await engine.acquire('r', { ttl: 10_000 });
     const b = engine.acquire('r', slow);
-    await settled('acquire', 2);
+    await parked(1);
     const c = engine.acquire('r', slow);
-    await settled('onRelease', 2);
+    await parked(2);
 
     await clock.advance(15);
     await holder.release(); // 15 ms into the chain: handed to B
@@ -193,10 +180,10 @@ describe('in-process hand-off (memory nodes)', () => {
   });
 
   it('never hands off to a caller that asked for a fencing token: it gets a higher token from the nodes', async () => {
-    const { calls, engine, settled } = setup(3);
+    const { calls, engine, parked } = setup(3);
     const first = await engine.acquire('r', { fencing: true });
     const second = engine.acquire('r', { ...slow, fencing: true });
-    await settled('acquire', 6);
+    await parked(1);
     await first.release();
     const lock = await second;
     expect(calls.transfer ?? 0).toBe(0);
@@ -205,10 +192,10 @@ describe('in-process hand-off (memory nodes)', () => {
   });
 
   it('does nothing of the kind with handOff: false', async () => {
-    const { calls, engine, settled } = setup(1, { handOff: false });
+    const { calls, engine, parked } = setup(1, { handOff: false });
     const first = await engine.acquire('r');
     const second = engine.acquire('r', slow);
-    await settled('acquire', 2);
+    await parked(1);
     await first.release();
     await (await second).release();
     expect(calls.transfer ?? 0).toBe(0);
@@ -217,12 +204,12 @@ describe('in-process hand-off (memory nodes)', () => {
 
   it('falls back to a release when no quorum confirms the transfer: the waiter gets the lock the usual way', async () => {
     // Two of three nodes refuse the transfer: the one that made it is taken back.
-    const { calls, inner, engine, settled } = setup(3, {}, (node, real) =>
+    const { calls, inner, engine, parked } = setup(3, {}, (node, real) =>
       node === 0 ? real() : Promise.reject(new Error('connection reset')),
     );
     const first = await engine.acquire('r');
     const second = engine.acquire('r', slow);
-    await settled('acquire', 6);
+    await parked(1);
 
     expect(await first.release()).toBe('released');
     const lock = await second;
@@ -234,7 +221,7 @@ describe('in-process hand-off (memory nodes)', () => {
 
   it('gives nothing to a waiter that gave up during the transfer: the keys end free', async () => {
     const gate = deferred<void>();
-    const { inner, engine, settled } = setup(1, {}, async (_node, real) => {
+    const { inner, engine, parked } = setup(1, {}, async (_node, real) => {
       await gate.promise;
       return real();
     });
@@ -245,7 +232,7 @@ describe('in-process hand-off (memory nodes)', () => {
       () => 'acquired',
       (error: unknown) => error,
     );
-    await settled('acquire', 2);
+    await parked(1);
 
     const released = first.release();
     controller.abort(new Error('client went away'));
