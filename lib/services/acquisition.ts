@@ -89,11 +89,14 @@ export function obtain(
 
 /**
  * Whether a writer must queue at once, without a first round: others of this process wait for
- * the keys, or this process holds them (the round could only answer busy).
+ * the keys, this process holds them (the round could only answer busy), or a chain of
+ * hand-offs here just ended and waiters of other processes go first.
  */
 function mustQueue(ctx: AcquisitionContext, keys: readonly string[]): boolean {
   const id = lineOf(keys);
-  return ctx.lines.length(id) > 0 || ctx.lines.holder(id) !== undefined;
+  return (
+    ctx.lines.length(id) > 0 || ctx.lines.holder(id) !== undefined || ctx.lines.heldBack(id) > 0
+  );
 }
 
 /**
@@ -228,14 +231,18 @@ async function waitFor(
           return lease;
         }
       }
-      const local = waiter && lined && !first ? ctx.lines.holder(queueId) : undefined;
-      if (local && quiet && waitUntil - clock.now() > 0) {
+      const local = waiter && quiet && !first ? ctx.lines.holder(queueId) : undefined;
+      const yielding = waiter && lined && !first ? ctx.lines.heldBack(queueId) : 0;
+      if ((local || yielding > 0) && waitUntil - clock.now() > 0) {
         // This process holds the keys: a round could only answer busy. Sleep until the holder
         // hands them over, its release is announced, or it expires. (Not for a caller with a
-        // retryCount: it counts rounds on the nodes, and gives up after them.)
+        // retryCount: it counts rounds on the nodes, and gives up after them.) Or a chain of
+        // hand-offs here just ended: give waiters of other processes their turn first.
         waiter!.reset();
         const delay = retryDelayOf(Math.max(1, attempts), opts);
-        const until = Math.min(waitUntil, local.deadline + 1) - clock.now();
+        const until = local
+          ? Math.min(waitUntil, local.deadline + 1) - clock.now()
+          : Math.min(waitUntil - clock.now(), yielding);
         await waiter!.wait(Math.max(1, Math.min(until, delay)), signal);
         continue;
       }

@@ -1,6 +1,5 @@
 import type { LockAdapter, OwnerReply } from '../interfaces/lock-adapter.interface.js';
 import type { ResolvedLockOptions } from '../interfaces/lock-options.interface.js';
-import type { ReleaseStatus } from '../interfaces/redlock-events.interface.js';
 import { describe } from '../redaction.js';
 import { RedlockConfigError } from '../redlock.errors.js';
 import type { Clock } from './clock.js';
@@ -9,8 +8,8 @@ import type { Lease } from './lease.js';
 import type { NodeGuard } from './node-guard.js';
 import { ownerValue } from './owner-value.js';
 import { countOk, type NodeResult } from './quorum.js';
-import type { Grant } from './quorum-round.js';
 import { lineOf, type WaitingLines } from './release-waiter.js';
+import { roundTrip } from './wait-pacing.js';
 
 /**
  * In-process hand-offs (`handOff` engine and module option): how often in a row a released
@@ -72,41 +71,53 @@ export interface HandOffRequest {
 
 /**
  * The request of a caller a handed-over lock can serve: a plain exclusive lock. A fencing
- * token must come from the nodes' counters and a reentrant scope relies on its parents, so
- * those callers always take the lock the usual way.
+ * token must come from the nodes' counters, a reentrant scope relies on its parents, and a
+ * `holdAtLeast` release needs to know when the keys expire, so those callers always take the
+ * lock the usual way.
  */
 export function handOffRequest(
   opts: ResolvedLockOptions,
   nodeTimeout: number,
   parents: readonly Lease[] | undefined,
 ): HandOffRequest | undefined {
-  if (opts.mode !== 'write' || opts.permits !== 1 || opts.fencing) return undefined;
+  if (opts.mode !== 'write' || opts.permits !== 1 || opts.fencing || opts.holdAtLeast > 0) {
+    return undefined;
+  }
   if (parents !== undefined && parents.length > 0) return undefined;
   return { ttl: opts.ttl, driftFactor: opts.driftFactor, nodeTimeout };
 }
 
-/** Where a lease stands in a chain of hand-offs: its first acquisition and how many followed. */
+/** Where a lease stands in a chain of hand-offs, and the transfer that gave it its keys. */
 export interface HandOffChain {
+  /** Monotonic time of the chain's first acquisition. */
   readonly since: number;
   readonly count: number;
+  /** The new validity once a quorum confirmed the transfer; `undefined` when none did. */
+  readonly confirmed: Promise<number | undefined>;
 }
 
 /**
  * In-process hand-offs: a released lock goes straight to the first caller of this process
- * waiting for the same keys, in one compare-and-set per node (`HandOff.transfer`, from the old
- * owner value to a new one), instead of a release, a notification and a new race of every
- * waiter. The keys are never free in between, so nobody else can take them; the new owner
- * gets a new owner value and a validity counted from the transfer, as from an acquisition.
+ * waiting for the same keys, instead of a release, a notification and a new race of every
+ * waiter. The keys move to the new owner's own value by one compare-and-set per node
+ * (`HandOff.transfer`); they are never free in between, so nobody else can take them.
  *
- * Bounded, so waiters of other processes (which see no release while the lock passes from
- * hand to hand here) are not starved: at most `max` hand-offs in a row, and none once `window`
- * ms have passed since the chain's first acquisition. Then the release frees the keys and
- * every contender races as usual. A transfer that no quorum confirms in time gives nothing to
- * the waiter (it goes on waiting as before) and ends in a plain release.
+ * The new owner does not wait for that round: it starts on the validity the previous owner
+ * had (the same proof of holding, from the last round a quorum confirmed), and once a quorum
+ * confirms the transfer its validity is counted from the transfer, as from an acquisition. A
+ * transfer no quorum confirms ends the new owner's lock as lost (its `signal` aborts) and
+ * frees the keys. Everything it sends next (its release, its extensions, the next transfer)
+ * follows the transfer on each node's connection, so the nodes see them in that order.
+ *
+ * Only when the previous owner's validity has at least a node timeout left, so the transfer can
+ * be confirmed in time. Bounded, so waiters of other processes (which see no release while the
+ * lock passes from hand to hand here) are not starved: at most `max` hand-offs in a row, and
+ * none once `window` ms have passed since the chain's first acquisition. Then the release frees
+ * the keys and every contender races as usual.
  */
 export class HandOffs {
   private readonly chains = new WeakMap<Lease, HandOffChain>();
-  private readonly confirmed = (partial: readonly NodeResult<OwnerReply>[]): boolean =>
+  private readonly confirmedBy = (partial: readonly NodeResult<OwnerReply>[]): boolean =>
     countOk(partial) >= this.quorum;
 
   constructor(
@@ -125,23 +136,27 @@ export class HandOffs {
     return adapters.every((adapter) => typeof adapter.handOff?.transfer === 'function');
   }
 
-  /** Records that `lease` was handed over, as the `chain.count`th hand-off of its chain. */
+  /**
+   * Takes in `lease`, made from a handed-over grant: its place in the chain, and the outcome
+   * of its transfer (a longer validity, or the loss of the lock).
+   */
   adopt(lease: Lease, chain: HandOffChain): void {
     this.chains.set(lease, chain);
+    void chain.confirmed.then((deadline) => {
+      if (deadline === undefined) {
+        lease.lose('no quorum confirmed its hand-off from the previous holder of this process');
+      } else {
+        lease.confirmed(deadline);
+      }
+    });
   }
 
   /**
    * Hands `lease`, released just now, to the first waiter of this process for its keys, when
-   * that is allowed. `undefined` when no hand-off is tried (the caller releases as usual).
-   * Otherwise resolves to the release's status: `handedOver()`'s once the waiter has the lock,
-   * or `free()`'s (the usual release) when the transfer failed; the waiter goes on only after
-   * that release, so it never finds the old owner's keys still there.
+   * that is allowed: the waiter has it at once (its continuation takes it). `false` when no
+   * hand-off is made (the caller releases as usual).
    */
-  offer(
-    lease: Lease,
-    free: () => Promise<ReleaseStatus>,
-    handedOver: () => ReleaseStatus,
-  ): Promise<ReleaseStatus> | undefined {
+  offer(lease: Lease): boolean {
     if (
       !lease.released ||
       lease.mode !== 'write' ||
@@ -151,45 +166,60 @@ export class HandOffs {
       lease.companions !== undefined ||
       !this.open()
     ) {
-      return undefined;
+      return false;
     }
+    const chain = this.chains.get(lease);
+    // Most releases: no chain to end and nobody of this process waiting for anything.
+    if (chain === undefined && this.lines.idle) return false;
     const keys = lease.keys;
-    const waiter = this.lines.head(lineOf(keys));
-    const request = waiter?.request;
-    if (!waiter || !request || !waiter.parked) return undefined;
+    const id = lineOf(keys);
     const now = this.clock.now();
-    if (lease.deadline <= now) return undefined;
-    const chain = this.chains.get(lease) ?? { since: lease.acquiredAt, count: 0 };
-    if (chain.count >= this.policy.max || now - chain.since >= this.policy.window) return undefined;
-    let give!: (grant: Grant | undefined) => void;
-    waiter.handOver(new Promise((resolve) => (give = resolve)));
-    const next = { since: chain.since, count: chain.count + 1 };
-    return this.transfer(lease, keys, request, next).then(async (grant) => {
-      if (grant) {
-        // The old owner's `released` first, then the new owner's `acquired`.
-        const status = handedOver();
-        give(grant);
-        return status;
-      }
-      try {
-        return await free();
-      } finally {
-        give(undefined);
-      }
-    });
+    if (
+      chain !== undefined &&
+      (chain.count >= this.policy.max || now - chain.since >= this.policy.window)
+    ) {
+      // The chain's turn is over: this release frees the keys, and callers of this process
+      // (those waiting, and the releaser coming back) hold back for two round trips, time for
+      // a waiter of another process, woken by the release, to take them. With none, the first
+      // of this process takes them after that.
+      this.lines.holdBack(id, now + 2 * roundTrip(lease.nodeTimeout));
+      return false;
+    }
+    const waiter = this.lines.head(id);
+    const request = waiter?.request;
+    if (!waiter || !request || !waiter.parked) return false;
+    const since = chain?.since ?? lease.acquiredAt;
+    const count = chain?.count ?? 0;
+    if (now - since >= this.policy.window) return false;
+    // The new owner runs on this validity until the transfer is confirmed.
+    if (lease.deadline - now <= request.nodeTimeout) return false;
+    const next = ownerValue(this.instanceTag(), this.clock);
+    const confirmed = this.transfer(keys, lease.value, next, request, now);
+    waiter.handOver(
+      Promise.resolve({
+        value: next,
+        fencingToken: undefined,
+        deadline: lease.deadline,
+        start: now,
+        handOff: { since, count: count + 1, confirmed },
+      }),
+    );
+    return true;
   }
 
-  /** The compare-and-set round; on failure, takes back what it set and grants nothing. */
+  /**
+   * The compare-and-set round: resolves to the new validity once a quorum confirmed it in time,
+   * or to `undefined` after freeing the old owner's keys (the new owner's lock is then lost,
+   * and its loss frees what the transfer set).
+   */
   private async transfer(
-    lease: Lease,
     keys: readonly string[],
+    value: string,
+    next: string,
     request: HandOffRequest,
-    chain: HandOffChain,
-  ): Promise<Grant | undefined> {
-    const { value } = lease;
+    start: number,
+  ): Promise<number | undefined> {
     const { ttl, nodeTimeout } = request;
-    const next = ownerValue(this.instanceTag(), this.clock);
-    const start = this.clock.now();
     const sent: Promise<OwnerReply>[] = [];
     let results: readonly NodeResult<OwnerReply>[];
     try {
@@ -203,7 +233,8 @@ export class HandOffs {
             ttl,
           )),
         nodeTimeout,
-        this.confirmed,
+        this.confirmedBy,
+        start,
       );
     } catch {
       results = [];
@@ -217,11 +248,10 @@ export class HandOffs {
         const adapter = this.adapters[index]!;
         reply.catch(() => adapter.release(keys, value).catch(() => undefined));
       });
-      return { value: next, fencingToken: undefined, deadline, start, handOff: chain };
+      return deadline;
     }
-    // No quorum in time: whatever the transfer set is taken back before the waiter goes on.
     await this.nodes
-      .always(this.adapters, (adapter) => adapter.release(keys, next), nodeTimeout)
+      .always(this.adapters, (adapter) => adapter.release(keys, value), nodeTimeout)
       .catch(() => undefined);
     return undefined;
   }

@@ -121,13 +121,9 @@ export class LeaseIO implements LeaseDriver {
       ) {
         return this.holdBack(lease);
       }
-      return (
-        this.handOffs?.offer(
-          lease,
-          () => this.free(lease),
-          () => this.handedOver(lease),
-        ) ?? this.free(lease)
-      );
+      // Its `released` comes before the new owner's `acquired` (its continuation runs later).
+      if (this.handOffs?.offer(lease)) return Promise.resolve(this.handedOver(lease));
+      return this.free(lease);
     } catch (error) {
       return rejection(error);
     }

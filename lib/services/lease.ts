@@ -298,6 +298,16 @@ export class Lease extends Lock implements WheelItem, HeldLinks<Lease> {
   }
 
   /**
+   * @internal A validity confirmed after the lease began (its hand-off's transfer, see
+   * `HandOffs`): taken when later than the one it runs on.
+   */
+  confirmed(deadline: number): void {
+    if (this.state !== 'held' || deadline <= this.deadline) return;
+    this.deadline = deadline;
+    this.schedule();
+  }
+
+  /**
    * Ends the lease here without touching the nodes: its keys stay until their ttl runs out.
    * For claims that must outlive the work, shutdown included (a tick claimed by a job).
    */

@@ -134,11 +134,21 @@ export class WaitingLines {
    * answer busy. It sleeps until the holder hands the lock over or its release is announced.
    */
   private readonly holders = new Map<string, Lease>();
+  /**
+   * Monotonic times before which callers of this process make no attempt on a line's keys: a
+   * chain of hand-offs here just ended at its bound, and waiters of other processes go first.
+   */
+  private readonly holdBacks = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
     private readonly adapters: readonly LockAdapter[],
   ) {}
+
+  /** Whether no caller of this process waits for any keys. */
+  get idle(): boolean {
+    return this.lines.size === 0;
+  }
 
   /** How many callers wait in line `id` (0 when there is none). */
   length(id: string): number {
@@ -158,6 +168,27 @@ export class WaitingLines {
     if (lease.isHeld()) return lease;
     this.holders.delete(id);
     return undefined;
+  }
+
+  /** Callers of this process make no attempt on line `id`'s keys before `until` (monotonic). */
+  holdBack(id: string, until: number): void {
+    if (this.holdBacks.size >= 64) {
+      // Entries are dropped when read past their time; keys never asked for again are swept.
+      const now = this.clock.now();
+      for (const [key, time] of this.holdBacks) if (time <= now) this.holdBacks.delete(key);
+    }
+    this.holdBacks.set(id, until);
+  }
+
+  /** Milliseconds callers of this process still hold back from line `id`'s keys (0: none). */
+  heldBack(id: string): number {
+    if (this.holdBacks.size === 0) return 0;
+    const until = this.holdBacks.get(id);
+    if (until === undefined) return 0;
+    const left = until - this.clock.now();
+    if (left > 0) return left;
+    this.holdBacks.delete(id);
+    return 0;
   }
 
   /** Forgets `lease` as a holder once it ends (released, lost or let expire). */

@@ -114,8 +114,14 @@ describe('in-process hand-off on 5 Redis nodes', () => {
     await fleet.nodes[4]!.pause();
     expect(await first.release()).toBe('released');
     const lock = await second;
-    const values = await Promise.all(clients.slice(0, 4).map((client) => client.get(key)));
-    expect(values).toEqual([lock.value, lock.value, lock.value, lock.value]);
+    await eventually(
+      async () => {
+        const values = await Promise.all(clients.slice(0, 4).map((client) => client.get(key)));
+        return values.every((value) => value === lock.value);
+      },
+      5_000,
+      'the four running nodes to hold the new value',
+    );
 
     await fleet.nodes[4]!.resume();
     // The stopped node gets the transfer (moving it to the new value) and then the release of

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MemoryLockAdapter } from '../../lib/adapters/memory.adapter.js';
 import type { LockAdapter, OwnerReply } from '../../lib/interfaces/lock-adapter.interface.js';
 import type { RedlockEvent } from '../../lib/interfaces/redlock-events.interface.js';
-import { RedlockConfigError } from '../../lib/redlock.errors.js';
+import { LockLostError, RedlockConfigError } from '../../lib/redlock.errors.js';
 import { ManualClock } from '../../lib/services/clock.js';
 import type { Lock } from '../../lib/services/lock.js';
 import { resolveModuleOptions } from '../../lib/services/module-options.js';
@@ -176,7 +176,37 @@ describe('in-process hand-off (memory nodes)', () => {
     await lockB.release(); // 25 ms into the chain that began with the holder: freed
     expect(calls.transfer).toBe(1);
     expect(calls.release).toBe(1);
+    await clock.advance(5); // C held back for other processes' waiters; there are none
     await (await c).release();
+  });
+
+  it('lets a waiter of another process go first when a chain ends at its bound', async () => {
+    const clock = new ManualClock();
+    const { engine, other, parked } = setup(1, { clock, handOff: { max: 1, window: '1m' } });
+    const order: string[] = [];
+    const take = (who: string, by: Redlock) =>
+      by.acquire('r', slow).then((lock) => {
+        order.push(who);
+        return lock;
+      });
+    const holder = await engine.acquire('r');
+    const local = take('local B', engine);
+    await parked(1);
+    const remote = take('remote', other);
+    await waitingInLine(other, 'r', 1);
+
+    await holder.release(); // handed to B: the chain's one hand-off
+    const lockB = await local;
+    const localC = take('local C', engine);
+    await parked(1);
+    await lockB.release(); // the bound: the keys are freed, C holds back
+    const lockR = await remote;
+    expect(order).toEqual(['local B', 'remote']);
+
+    await lockR.release();
+    await clock.advance(5);
+    await (await localC).release();
+    expect(order).toEqual(['local B', 'remote', 'local C']);
   });
 
   it('never hands off to a caller that asked for a fencing token: it gets a higher token from the nodes', async () => {
@@ -202,9 +232,9 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(calls.release).toBe(2);
   });
 
-  it('falls back to a release when no quorum confirms the transfer: the waiter gets the lock the usual way', async () => {
-    // Two of three nodes refuse the transfer: the one that made it is taken back.
-    const { calls, inner, engine, parked } = setup(3, {}, (node, real) =>
+  it('runs the new owner on the old validity, and ends its lock as lost when no quorum confirms the transfer', async () => {
+    // Two of three nodes fail the transfer: only node 0 moves to the new value.
+    const { calls, inner, engine, events, parked } = setup(3, {}, (node, real) =>
       node === 0 ? real() : Promise.reject(new Error('connection reset')),
     );
     const first = await engine.acquire('r');
@@ -213,10 +243,22 @@ describe('in-process hand-off (memory nodes)', () => {
 
     expect(await first.release()).toBe('released');
     const lock = await second;
-    expect(calls.transfer).toBe(3);
     expect(lock.value).not.toBe(first.value);
-    expect(await valuesOf(inner, 'lock:r')).toEqual([[lock.value], [lock.value], [lock.value]]);
-    await lock.release();
+    expect(lock.expiresAt).toBe(first.expiresAt); // the previous owner's validity, until confirmed
+    const lost = await new Promise<unknown>((resolve) =>
+      lock.signal.addEventListener('abort', () => resolve(lock.signal.reason), { once: true }),
+    );
+    expect(lost).toBeInstanceOf(LockLostError);
+    expect(lock.isHeld()).toBe(false);
+    expect(calls.transfer).toBe(3);
+    expect(events.some((e) => e.type === 'lost')).toBe(true);
+    await eventually(
+      async () =>
+        (await Promise.all(inner.map((n) => n.inspect(['lock:r'])))).every((t) => t === -2),
+      5_000,
+      'every node to be free',
+    );
+    await expect(engine.acquire('r', { wait: 0 })).resolves.toBeDefined();
   });
 
   it('gives nothing to a waiter that gave up during the transfer: the keys end free', async () => {
