@@ -18,6 +18,11 @@ export type RedlockEvent =
       readonly attempts: number;
       /** Milliseconds from the call to the lock. */
       readonly waited: number;
+      /**
+       * The lock came straight from its previous holder in this process, by an in-process
+       * hand-off (see the `handOff` option), rather than from a round on free keys.
+       */
+      readonly handedOver?: boolean;
     }
   | {
       readonly type: 'extended';

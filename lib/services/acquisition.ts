@@ -128,6 +128,7 @@ function granted(
       fencingToken: lease.token,
       attempts,
       waited: ctx.clock.now() - started,
+      handedOver: grant.handOff !== undefined,
     },
     lease,
   );

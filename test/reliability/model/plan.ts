@@ -25,6 +25,11 @@ export interface EnginePlan {
   breaker: boolean;
   /** Redis: a client the application passes in, with ioredis defaults (replays after a cut). */
   replaying: boolean;
+  /**
+   * In-process hand-offs: off, or on with a short bound and a window past any hold here (the
+   * default 50 ms window would rarely let a chain start with the plans' holds).
+   */
+  handOff: false | { max: number; window: number };
 }
 
 /** How a nested scope's resources relate to its parent's. */
@@ -380,6 +385,16 @@ export function planArb(world: WorldKind, scale = 1): fc.Arbitrary<Plan> {
             rate: fc.constantFrom(1, 1, 1.004, 0.996),
             breaker: fc.boolean(),
             replaying: fc.boolean(),
+            handOff: fc.oneof(
+              { weight: 1, arbitrary: fc.constant<false>(false) },
+              {
+                weight: 3,
+                arbitrary: fc.record({
+                  max: fc.integer({ min: 1, max: 4 }),
+                  window: fc.constant(10_000),
+                }),
+              },
+            ),
           }),
           { minLength: 2, maxLength: 3 },
         ),

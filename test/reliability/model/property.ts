@@ -188,6 +188,7 @@ export function summarize(report: ModelReport): Record<string, number | string> 
     'losses told by the signal (latest past validity, ms)': `${s.lossNotices} (${s.latestLossMs})`,
     'unavailable with no fault active (slow nodes)': s.unavailableWithoutFault,
     'aborted waits granted first, checked as acquisitions': s.abortLocksChecked,
+    'locks handed over in-process (checked as any other)': s.handOffs,
     'permits granted (most holders of one semaphore at once)': `${s.permitGrants} (${s.maxPermitHolders})`,
     'permit sections': s.permitSections,
     'permit fencing checks (tokens shared by holders at once)': `${s.permitFencingChecks} (${s.permitTokensShared})`,

@@ -127,6 +127,10 @@ class Run {
           clock: { now: () => clock.now(), wallNow: () => clock.wallNow() },
           circuitBreaker: spec.breaker ? { failureThreshold: 3, coolDown: 150 } : false,
           logger,
+          handOff: spec.handOff,
+          onEvent: (event) => {
+            if (event.type === 'acquired' && event.handedOver) ctx.stats.handOffs += 1;
+          },
           degraded: ctx.plan.degraded
             ? { store: new MemoryLockAdapter({ name: 'memory://degraded' }) }
             : undefined,

@@ -19,6 +19,8 @@ export interface RunStats extends PermitStats {
   unavailableWithoutFault: number;
   /** Aborted waits granted before their abort, held and released with an acquisition's checks. */
   abortLocksChecked: number;
+  /** Locks that came by an in-process hand-off (held under the same checks as any other). */
+  handOffs: number;
   ops: Record<string, number>;
   outcomes: Record<string, number>;
   faults: Record<string, number>;
@@ -41,6 +43,7 @@ export function emptyStats(): RunStats {
     latestLossMs: 0,
     unavailableWithoutFault: 0,
     abortLocksChecked: 0,
+    handOffs: 0,
     ...emptyPermitStats(),
     ops: {},
     outcomes: {},
@@ -62,6 +65,7 @@ export function addStats(into: RunStats, from: RunStats): void {
     'runMs',
     'unavailableWithoutFault',
     'abortLocksChecked',
+    'handOffs',
     'lossNotices',
     'permitGrants',
     'permitSections',
