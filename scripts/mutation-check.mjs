@@ -46,6 +46,8 @@ const MODEL_REDIS = 'test/reliability/model-redis.spec.ts';
 const CROSS_PROCESS = 'test/reliability/cross-process.spec.ts';
 const LOSS_PROPERTY = 'test/unit/durations-and-hold-limits.spec.ts';
 const PERMIT_QUORUM = 'test/unit/permit-quorum.spec.ts';
+const HAND_OFF = 'test/unit/hand-off.spec.ts';
+const HAND_OFF_REDIS = 'test/integration/hand-off.spec.ts';
 
 /** The known bugs. `edits`: every one must apply; `tests`: the files expected to catch it. */
 export const MUTATIONS = [
@@ -168,6 +170,39 @@ export const MUTATIONS = [
     // The model suites' permit bursts overfill a semaphore in about 1 run of 6 at scale 1; the
     // unit test's split majorities and randomized outages meet it on every run.
     tests: [PERMIT_QUORUM, MODEL_MEMORY],
+  },
+  {
+    id: 'hand-off-unconfirmed',
+    title: 'a lock handed over in-process stays held when no quorum confirmed its transfer',
+    edits: [
+      {
+        file: 'lib/services/hand-off.ts',
+        alternatives: [
+          [
+            "        lease.lose('no quorum confirmed its hand-off from the previous holder of this process');",
+            '        void 0;',
+          ],
+        ],
+      },
+    ],
+    // Transfers fail only where nodes do: the unit spec makes two of three nodes refuse them.
+    tests: [HAND_OFF, MODEL_MEMORY],
+  },
+  {
+    id: 'hand-off-fenced',
+    title: 'a caller that asked for a fencing token takes a lock handed over (no token of its own)',
+    edits: [
+      {
+        file: 'lib/services/hand-off.ts',
+        alternatives: [
+          [
+            'opts.permits !== 1 || opts.fencing || opts.holdAtLeast > 0',
+            'opts.permits !== 1 || opts.holdAtLeast > 0',
+          ],
+        ],
+      },
+    ],
+    tests: [HAND_OFF, HAND_OFF_REDIS, MODEL_MEMORY],
   },
 ];
 
