@@ -7,7 +7,7 @@ import { parseDuration } from './duration.js';
 import type { Lease } from './lease.js';
 import type { NodeGuard } from './node-guard.js';
 import { ownerValue } from './owner-value.js';
-import { countOk, type NodeResult } from './quorum.js';
+import { countOk, type NodeResult, validUntil } from './quorum.js';
 import { lineOf, type WaitingLines } from './release-waiter.js';
 import { roundTrip } from './wait-pacing.js';
 
@@ -239,7 +239,7 @@ export class HandOffs {
     } catch {
       results = [];
     }
-    const deadline = Math.floor(start + ttl - (Math.floor(ttl * request.driftFactor) + 2));
+    const deadline = validUntil(start, ttl, request.driftFactor);
     if (countOk(results) >= this.quorum && deadline > this.clock.now()) {
       // A node that gave no answer (now or later) may still hold the old value: free it
       // (compare-and-set, so where the transfer landed after all, the new owner's key stays).

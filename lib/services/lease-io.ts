@@ -15,7 +15,7 @@ import type { HandOffs } from './hand-off.js';
 import type { NodeGuard } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { describeNodes, type NodeResult } from './quorum.js';
-import { countOk } from './quorum.js';
+import { countOk, validUntil } from './quorum.js';
 import { permitQuorum } from './permit-quorum.js';
 
 /**
@@ -75,7 +75,7 @@ export class LeaseIO implements LeaseDriver {
       timeout,
       quorum === this.quorum ? this.confirmed : (partial) => countOk(partial) >= quorum,
     );
-    const deadline = Math.floor(start + ttl - (Math.floor(ttl * lease.driftFactor) + 2));
+    const deadline = validUntil(start, ttl, lease.driftFactor);
     const ok = countOk(results);
     if (ok >= quorum && deadline > this.clock.now()) {
       this.renewWarned.delete(lease);
@@ -122,7 +122,9 @@ export class LeaseIO implements LeaseDriver {
         return this.holdBack(lease);
       }
       // Its `released` comes before the new owner's `acquired` (its continuation runs later).
-      if (this.handOffs?.offer(lease)) return Promise.resolve(this.handedOver(lease));
+      // Its keys went to the next caller of this process (see `HandOffs`).
+      if (this.handOffs?.offer(lease))
+        return Promise.resolve(this.reportReleased(lease, 'released'));
       return this.free(lease);
     } catch (error) {
       return rejection(error);
@@ -138,23 +140,13 @@ export class LeaseIO implements LeaseDriver {
       .then((results) => this.released(lease, results));
   }
 
-  /** A release whose keys went to the next caller of this process (see `HandOffs`). */
-  private handedOver(lease: Lease): ReleaseStatus {
-    this.emit(
-      {
-        type: 'released',
-        resources: lease.resources,
-        status: 'released',
-        held: this.clock.now() - lease.acquiredAt,
-      },
-      lease,
-    );
-    return 'released';
-  }
-
   /** A release's outcome from the nodes' answers, reported as a `released` event. */
   private released(lease: Lease, results: readonly NodeResult<OwnerReply>[]): ReleaseStatus {
-    const status = this.releaseStatus(lease, results, 'release');
+    return this.reportReleased(lease, this.releaseStatus(lease, results, 'release'));
+  }
+
+  /** Reports the end of `lease` as `released` with `status`, and returns the status. */
+  private reportReleased(lease: Lease, status: ReleaseStatus): ReleaseStatus {
     this.emit(
       {
         type: 'released',
@@ -194,15 +186,7 @@ export class LeaseIO implements LeaseDriver {
    */
   relinquish(lease: Lease): void {
     this.forget(lease);
-    this.emit(
-      {
-        type: 'released',
-        resources: lease.resources,
-        status: 'released',
-        held: this.clock.now() - lease.acquiredAt,
-      },
-      lease,
-    );
+    this.reportReleased(lease, 'released');
   }
 
   /**

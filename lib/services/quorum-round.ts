@@ -4,7 +4,7 @@ import type { NodeOutcome } from '../redlock.errors.js';
 import type { Clock } from './clock.js';
 import { FenceError, parseFence } from './fencing.js';
 import type { NodeGuard } from './node-guard.js';
-import { describeNodes, type NodeResult } from './quorum.js';
+import { describeNodes, type NodeResult, validUntil } from './quorum.js';
 import { ownerValue } from './owner-value.js';
 import { permitQuorum } from './permit-quorum.js';
 import { rejection } from './rejection.js';
@@ -230,7 +230,7 @@ function conclude(
     }
   }
   // Whole milliseconds, rounded down (never late), so that a held lease stores a small integer.
-  const deadline = Math.floor(round.start + ttl - (Math.floor(ttl * round.opts.driftFactor) + 2));
+  const deadline = validUntil(round.start, ttl, round.opts.driftFactor);
   if (
     acquired >= quorum &&
     (!(round.fenced && round.exclusive) || holding(results, token) >= quorum) &&

@@ -163,6 +163,14 @@ export function majorityOf(nodes: number): number {
   return Math.floor(nodes / 2) + 1;
 }
 
+/**
+ * The monotonic time a lock set with `ttl` at `start` stays valid until: the ttl less the
+ * drift allowance (`ttl * driftFactor + 2` ms), counted from before the first command was sent.
+ */
+export function validUntil(start: number, ttl: number, driftFactor: number): number {
+  return Math.floor(start + ttl - (Math.floor(ttl * driftFactor) + 2));
+}
+
 /** How many nodes answered `ok`. */
 export function countOk(results: readonly NodeResult<unknown>[]): number {
   let ok = 0;
