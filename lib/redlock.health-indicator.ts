@@ -4,7 +4,8 @@ import { describeNodeError } from './redaction.js';
 import { REDLOCK_CONNECTIONS, REDLOCK_POOLS } from './redlock.constants.js';
 import type { CircuitState } from './services/circuit-breaker.js';
 import { majorityOf } from './services/quorum.js';
-import { type RedlockConnections, RedlockService } from './services/redlock.service.js';
+import type { RedlockConnections } from './services/redlock-connections.js';
+import { RedlockService } from './services/redlock.service.js';
 
 /** One node in the health details. */
 export interface RedlockNodeHealth {

@@ -23,7 +23,8 @@ import {
 } from './redlock.module-definition.js';
 import type { RedisCredentials } from './services/credentials.js';
 import { loggerOf, resolveModuleOptions } from './services/module-options.js';
-import { type RedlockConnections, RedlockService } from './services/redlock.service.js';
+import type { RedlockConnections } from './services/redlock-connections.js';
+import { RedlockService } from './services/redlock.service.js';
 
 /**
  * Validates the options and opens the node clients. Throws (so `compile()` / `NestFactory

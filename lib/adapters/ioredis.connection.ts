@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { redact } from '../redaction.js';
 import { describeClient, type IoredisClient, isIoredisCluster } from './ioredis.client.js';
+import { ioredisSubscriber } from './ioredis.subscriber.js';
 import {
   closeWithin,
   errorMessage,
@@ -153,68 +154,7 @@ export class IoredisConnection implements RedisConnection {
   };
 
   subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
-    const client = this.#client;
-    // Subscriptions may queue while the connection comes up: the engine bounds each wait with
-    // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
-    if (isIoredisCluster(client)) {
-      const cluster = client.duplicate(undefined, {
-        shardedSubscribers: sharded,
-        enableOfflineQueue: true,
-      });
-      return this.#listen(cluster, sharded, onMessage);
-    }
-    // Not ioredis' `autoResubscribe`: it sends the SUBSCRIBE of a reconnect without a handler,
-    // so a connection cut or closed before the answer made an unhandled rejection, which ends
-    // a Node process by default. The channels are subscribed again here instead.
-    const connection = client.duplicate({
-      enableOfflineQueue: true,
-      lazyConnect: false,
-      autoResubscribe: false,
-    });
-    const channels = new Set<string>();
-    let lost = false;
-    connection.on('close', () => (lost = true));
-    connection.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      // A failure leaves the waiters on their timers until the next reconnect subscribes.
-      if (channels.size > 0) connection.subscribe(...channels).catch(() => undefined);
-    });
-    const subscriber = this.#listen(connection, false, onMessage);
-    return {
-      subscribe: (channel) => {
-        channels.add(channel);
-        return subscriber.subscribe(channel);
-      },
-      unsubscribe: (channel) => {
-        channels.delete(channel);
-        return subscriber.unsubscribe(channel);
-      },
-      close: () => subscriber.close(),
-    };
-  }
-
-  /** The subscriber on `connection`, which this connection now owns. */
-  #listen(
-    connection: IoredisClient,
-    sharded: boolean,
-    onMessage: (channel: string) => void,
-  ): RedisSubscriber {
-    const dispatch = (channel: string): void => onMessage(channel);
-    connection.on('message', dispatch);
-    connection.on('smessage', dispatch);
-    connection.on('error', (error: Error) => this.#onError?.(error));
-    this.#subscribers.add(connection);
-    return {
-      subscribe: (channel) =>
-        sharded ? connection.ssubscribe(channel) : connection.subscribe(channel),
-      unsubscribe: (channel) =>
-        sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel),
-      close: () => {
-        this.#subscribers.delete(connection);
-        connection.disconnect();
-      },
-    };
+    return ioredisSubscriber(this.#client, sharded, onMessage, this.#subscribers, this.#onError);
   }
 
   async ready(timeout: number): Promise<void> {

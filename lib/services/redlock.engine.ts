@@ -30,7 +30,8 @@ import {
 import { NodeGuard, validateNodes } from './node-guard.js';
 import { safeMessage } from '../redaction.js';
 import { publishRedlockEvent } from '../observability/diagnostics-publisher.js';
-import { describeNodes, majorityOf } from './quorum.js';
+import { majorityOf } from './quorum.js';
+import { lockedOnQuorum } from './lock-presence.js';
 import type { Grant, Target } from './quorum-round.js';
 import { type LockScope, openScope, type ScopeParts } from './lock-scope.js';
 import { Reentrancy } from './reentrancy.js';
@@ -295,23 +296,7 @@ export class Redlock {
       (adapter) => adapter.inspect(keys),
       nodeTimeoutOf(this.defaults),
     );
-    let answered = 0;
-    let locked = 0;
-    for (const result of results) {
-      if (result.status !== 'ok') continue;
-      answered += 1;
-      if (result.value !== -2) locked += 1;
-    }
-    if (answered < this.quorum) {
-      throw new RedlockUnavailableError(
-        `Cannot tell whether ${names.join(', ')} is locked: ${answered} of ${this.adapters.length} nodes answered, ${this.quorum} needed.`,
-        {
-          resources: names,
-          nodes: describeNodes(this.adapters, results, (ttl) => (ttl === -2 ? 'expired' : 'taken')),
-        },
-      );
-    }
-    return locked >= this.quorum;
+    return lockedOnQuorum(results, this.adapters, this.quorum, names);
   }
 
   /**

@@ -11,7 +11,6 @@ import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { LockOptions } from '../interfaces/lock-options.interface.js';
 import type { RedlockEvent, RedlockLogger } from '../interfaces/redlock-events.interface.js';
 import { describeNodeError } from '../redaction.js';
-import type { NodeStatus } from '../redlock-node-status.js';
 import { shareInstrumentation } from '../observability/otel-instrumentation.js';
 import type {
   ForceReleaseOptions,
@@ -27,36 +26,20 @@ import {
   TRACK_RESPONSE,
   WITH_LOCK_ENTER,
 } from '../redlock.constants.js';
-import type { Clock } from './clock.js';
 import {
   type CredentialsStatus,
   CredentialsRefresher,
   type CredentialsTarget,
 } from './credentials.js';
+import { EventDelivery, type EventEmitterLike } from './event-delivery.js';
 import { JobCoordinator } from './job-coordinator.js';
 import { QuorumOutageLog } from './quorum-outage-log.js';
 import { ResponsesInFlight } from './responses-in-flight.js';
 import { LeaderElections } from './leader-elections.js';
 import type { Lock } from './lock.js';
-import { loggerOf, type ResolvedRedlockOptions } from './module-options.js';
+import { loggerOf } from './module-options.js';
+import type { RedlockConnections } from './redlock-connections.js';
 import { type LockScope, Redlock, type Resources } from './redlock.engine.js';
-
-/** @internal What the module's connection provider hands to the service. */
-export interface RedlockConnections {
-  readonly options: ResolvedRedlockOptions;
-  /** One adapter per configured node, in order. */
-  readonly pools: readonly LockAdapter[];
-  /** The adapters this module created and must close (never those passed in). */
-  readonly owned: readonly LockAdapter[];
-  /** Connection state of the nodes, for logs and health details. */
-  readonly status?: NodeStatus;
-  /** Time for the engine (the testing module's `ManualClock`); the system clock otherwise. */
-  readonly clock?: Clock;
-}
-
-interface EventEmitterLike {
-  emit(event: string, ...values: unknown[]): boolean;
-}
 
 /**
  * Distributed locks for the application: the injectable face of the Redlock engine.
@@ -89,12 +72,10 @@ export class RedlockService
   readonly #credentials: CredentialsRefresher | undefined;
   readonly #jobs: JobCoordinator;
   readonly #elections: LeaderElections;
-  #eventEmitter: EventEmitterLike | undefined;
   readonly #outages: QuorumOutageLog;
+  readonly #events: EventDelivery;
   // HTTP responses in flight (seen by RedlockErrorsInterceptor), until written or abandoned.
   readonly #responses = new ResponsesInFlight();
-  // In-process followers of every event (the lock console's recent events).
-  readonly #observers = new Set<(event: RedlockEvent) => void>();
   // Stops this module's share of the OpenTelemetry instrumentation (`telemetry` option).
   #stopTelemetry: (() => void) | undefined;
 
@@ -108,12 +89,14 @@ export class RedlockService
     const { options } = connections;
     this.#logger = loggerOf(options);
     this.#outages = new QuorumOutageLog(this.#logger);
+    const events = new EventDelivery(options.onEvent, this.#outages);
+    this.#events = events;
     this.#engine = new Redlock(pools, {
       keyPrefix: options.keyPrefix,
       lock: options.lock,
       clock: connections.clock,
       logger: this.#logger,
-      onEvent: (event) => this.#dispatch(event, options.onEvent),
+      onEvent: (event) => events.dispatch(event),
       circuitBreaker: options.circuitBreaker,
       instanceName: options.instanceName,
       holderInfo: options.holderInfo,
@@ -279,8 +262,7 @@ export class RedlockService
 
   /** @internal Follows every event of this service (the lock console); returns the unfollow. */
   [OBSERVE_EVENTS](listener: (event: RedlockEvent) => void): () => void {
-    this.#observers.add(listener);
-    return () => this.#observers.delete(listener);
+    return this.#events.observe(listener);
   }
 
   /**
@@ -298,7 +280,7 @@ export class RedlockService
 
   async onModuleInit(): Promise<void> {
     const { options, pools } = this.#connections;
-    this.#eventEmitter = await this.#findEventEmitter();
+    this.#events.eventEmitter = await this.#findEventEmitter();
     if (options.telemetry) {
       const { instrumentation, release } = await shareInstrumentation(options.telemetry);
       const unobserve = instrumentation.observe(this.#engine);
@@ -390,13 +372,6 @@ export class RedlockService
   /** @internal The entry point of `@WithLock`; its absence tells a mock from the service. */
   [WITH_LOCK_ENTER](resources: Resources, options: LockOptions): Promise<LockScope> {
     return this.#engine.enter(resources, options);
-  }
-
-  #dispatch(event: RedlockEvent, onEvent: ((event: RedlockEvent) => void) | undefined): void {
-    onEvent?.(event);
-    for (const observer of this.#observers) observer(event);
-    this.#eventEmitter?.emit(`redlock.${event.type}`, event);
-    this.#outages.observe(event);
   }
 
   /** `@nestjs/event-emitter` is an optional peer: used when the application registered it. */

@@ -8,7 +8,7 @@ import { describe } from '../redaction.js';
 import { HTTP_ERROR_PROVIDERS, REDLOCK_EXPORTS, RedlockModule } from '../redlock.module.js';
 import type { ManualClock } from '../services/clock.js';
 import { resolveModuleOptions } from '../services/module-options.js';
-import type { RedlockConnections } from '../services/redlock.service.js';
+import type { RedlockConnections } from '../services/redlock-connections.js';
 
 /** Options of {@link RedlockTestingModule.forRoot}; every one is optional. */
 export interface RedlockTestingModuleOptions {
