@@ -21,6 +21,8 @@ import { roundTrip, shuffle, sleepFor } from './wait-pacing.js';
 /** The engine parts the wait loop needs. */
 export interface AcquisitionContext extends RoundContext {
   readonly lines: WaitingLines;
+  /** The locks this engine holds (to tell its own holders from other processes'). */
+  readonly held: Iterable<Lease>;
   /** Waits (bounded) for nodes still making their first connection. */
   /** Undefined once the nodes have had their first chance to connect. */
   ready(timeout: number): Promise<void> | undefined;
@@ -97,6 +99,37 @@ function mustQueue(ctx: AcquisitionContext, keys: readonly string[]): boolean {
   return (
     ctx.lines.length(id) > 0 || ctx.lines.holder(id) !== undefined || ctx.lines.heldBack(id) > 0
   );
+}
+
+/** Held leases looked through for the holder of busy keys before assuming another process. */
+const OWN_HOLDER_SCAN = 64;
+
+/**
+ * A writer's round found `keys` (line `id`) held. By a lock of this engine taken without
+ * waiting (so not yet known as the line's holder): it becomes the holder, and its waiters
+ * sleep until it hands over or releases. Otherwise by another process or engine: the line is
+ * contested (see {@link WaitingLines.contest}). With more held locks than the scan looks
+ * through, contested, the safe side for waiters elsewhere.
+ */
+function noteBusy(ctx: AcquisitionContext, id: string, keys: readonly string[]): void {
+  const { lines } = ctx;
+  if (lines.holder(id) !== undefined) return;
+  let scanned = 0;
+  for (const lease of ctx.held) {
+    if (++scanned > OWN_HOLDER_SCAN) break;
+    if (lease.keyless || !sameKeys(lease.keys, keys) || !lease.isHeld()) continue;
+    // A reader or a semaphore's permit of this process: neither a holder to wait behind quietly
+    // nor a sign of another process.
+    if (lease.mode === 'write' && lease.permits === 1) lines.holding(id, lease);
+    return;
+  }
+  lines.contest(id);
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -264,6 +297,7 @@ async function waitFor(
       if (!pilot) lastPlainRound = attemptStart;
       pilot = false;
       if (!('value' in outcome)) {
+        if (lined && outcome.busy) noteBusy(ctx, queueId, target.keys);
         const lostRace = afterWake && outcome.busy;
         if (outcome.split || lostRace) raced = true;
         if (lostRace) lost += 1;

@@ -178,11 +178,13 @@ export class HandOffs {
       chain !== undefined &&
       (chain.count >= this.policy.max || now - chain.since >= this.policy.window)
     ) {
-      // The chain's turn is over: this release frees the keys, and callers of this process
-      // (those waiting, and the releaser coming back) hold back for two round trips, time for
-      // a waiter of another process, woken by the release, to take them. With none, the first
-      // of this process takes them after that.
-      this.lines.holdBack(id, now + 2 * roundTrip(lease.nodeTimeout));
+      // The chain's turn is over: this release frees the keys. When another process was found
+      // holding them lately, callers of this process (those waiting, and the releaser coming
+      // back) hold back for two round trips, time for a waiter of another process, woken by
+      // the release, to take them; with none, the first of this process takes them after
+      // that. When none was, the waiters here race for them as anyone would: a waiter of
+      // another process that wins shows up in its place, and the next chain end holds back.
+      if (this.lines.contested(id)) this.lines.holdBack(id, now + 2 * roundTrip(lease.nodeTimeout));
       return false;
     }
     const waiter = this.lines.head(id);

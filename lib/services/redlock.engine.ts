@@ -149,6 +149,7 @@ export class Redlock {
       nodes: this.nodes,
       rollbacks: this.rollbacks,
       lines,
+      held: this.leases.held,
       ready: (timeout) => this.ready(timeout),
       grant: (target, opts, grant, autoExtend, parents) =>
         this.grant(target, opts, grant, autoExtend, parents),

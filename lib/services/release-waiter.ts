@@ -2,7 +2,15 @@ import type { LockAdapter } from '../interfaces/lock-adapter.interface.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { HandOffRequest } from './hand-off.js';
 import type { Lease } from './lease.js';
+import { LineMarks } from './line-marks.js';
 import type { Grant } from './quorum-round.js';
+
+/**
+ * How long (ms) a line counts as contested after a caller of this process last found its keys
+ * held by another process: about as long as such a waiter keeps trying. A stale mark costs
+ * only a hold-back of two round trips at the end of a chain of hand-offs.
+ */
+const CONTEST_MEMORY = 10_000;
 
 /**
  * One acquisition's way of sleeping between attempts: it wakes on a release notification from
@@ -135,15 +143,25 @@ export class WaitingLines {
    */
   private readonly holders = new Map<string, Lease>();
   /**
-   * Monotonic times before which callers of this process make no attempt on a line's keys: a
-   * chain of hand-offs here just ended at its bound, and waiters of other processes go first.
+   * Lines whose callers of this process make no attempt on the keys for now: a chain of
+   * hand-offs here just ended at its bound, and waiters of other processes go first.
    */
-  private readonly holdBacks = new Map<string, number>();
+  private readonly holdBacks: LineMarks;
+  /**
+   * Lines whose keys a caller of this process found held by another process (or engine)
+   * lately: waiters elsewhere may want them, so a chain of hand-offs here that ends at its
+   * bound lets them go first. Without one, nobody else is known to wait, and holding back
+   * would only leave the keys idle.
+   */
+  private readonly contests: LineMarks;
 
   constructor(
     private readonly clock: Clock,
     private readonly adapters: readonly LockAdapter[],
-  ) {}
+  ) {
+    this.holdBacks = new LineMarks(clock);
+    this.contests = new LineMarks(clock);
+  }
 
   /** Whether no caller of this process waits for any keys. */
   get idle(): boolean {
@@ -172,23 +190,22 @@ export class WaitingLines {
 
   /** Callers of this process make no attempt on line `id`'s keys before `until` (monotonic). */
   holdBack(id: string, until: number): void {
-    if (this.holdBacks.size >= 64) {
-      // Entries are dropped when read past their time; keys never asked for again are swept.
-      const now = this.clock.now();
-      for (const [key, time] of this.holdBacks) if (time <= now) this.holdBacks.delete(key);
-    }
     this.holdBacks.set(id, until);
   }
 
   /** Milliseconds callers of this process still hold back from line `id`'s keys (0: none). */
   heldBack(id: string): number {
-    if (this.holdBacks.size === 0) return 0;
-    const until = this.holdBacks.get(id);
-    if (until === undefined) return 0;
-    const left = until - this.clock.now();
-    if (left > 0) return left;
-    this.holdBacks.delete(id);
-    return 0;
+    return this.holdBacks.left(id);
+  }
+
+  /** A caller of this process found line `id`'s keys held by another process, just now. */
+  contest(id: string): void {
+    this.contests.set(id, this.clock.now() + CONTEST_MEMORY);
+  }
+
+  /** Whether a caller of this process found line `id`'s keys held by another process lately. */
+  contested(id: string): boolean {
+    return this.contests.left(id) > 0;
   }
 
   /** Forgets `lease` as a holder once it ends (released, lost or let expire). */

@@ -176,8 +176,7 @@ describe('in-process hand-off (memory nodes)', () => {
     await lockB.release(); // 25 ms into the chain that began with the holder: freed
     expect(calls.transfer).toBe(1);
     expect(calls.release).toBe(1);
-    await clock.advance(5); // C held back for other processes' waiters; there are none
-    await (await c).release();
+    await (await c).release(); // no other process was seen on the keys: C takes them at once
   });
 
   it('lets a waiter of another process go first when a chain ends at its bound', async () => {
@@ -189,7 +188,12 @@ describe('in-process hand-off (memory nodes)', () => {
         order.push(who);
         return lock;
       });
-    const holder = await engine.acquire('r');
+    // This process learns that another one wants the keys: it finds them held by it.
+    const first = await other.acquire('r');
+    const waiting = engine.acquire('r', slow);
+    await parked(1);
+    await first.release();
+    const holder = await waiting;
     const local = take('local B', engine);
     await parked(1);
     const remote = take('remote', other);
@@ -207,6 +211,33 @@ describe('in-process hand-off (memory nodes)', () => {
     await clock.advance(5);
     await (await localC).release();
     expect(order).toEqual(['local B', 'remote', 'local C']);
+  });
+
+  it('holds nobody back at the end of a chain when no other process was seen on the keys', async () => {
+    const clock = new ManualClock();
+    const { calls, engine, parked } = setup(1, { clock, handOff: { max: 1, window: '1m' } });
+    // Once the nodes are ready, a lock on free keys is one round, and nothing marks it as the
+    // holder of a line: B's round finds the keys held, and must tell it is by this process.
+    await (await engine.acquire('warm-up')).release();
+    const warmUp = calls.release ?? 0;
+    const holder = await engine.acquire('r');
+    const b = engine.acquire('r', slow);
+    await parked(1);
+    await holder.release(); // handed to B: the chain's one hand-off
+    const lockB = await b;
+    let held = false;
+    const c = engine.acquire('r', slow).then((lock) => {
+      held = true;
+      return lock;
+    });
+    await parked(1);
+
+    await lockB.release(); // the bound: the keys are freed, and C takes them
+    // The clock stands still: a hold-back (two round trips) would keep C out for good.
+    await eventually(() => held, 2_000, 'C to take the keys with the clock standing still');
+    expect(calls.transfer).toBe(1);
+    expect((calls.release ?? 0) - warmUp).toBe(1);
+    await (await c).release();
   });
 
   it('never hands off to a caller that asked for a fencing token: it gets a higher token from the nodes', async () => {
