@@ -105,25 +105,38 @@ function mustQueue(ctx: AcquisitionContext, keys: readonly string[]): boolean {
 const OWN_HOLDER_SCAN = 64;
 
 /**
- * A writer's round found `keys` (line `id`) held. By a lock of this engine taken without
- * waiting (so not yet known as the line's holder): it becomes the holder, and its waiters
- * sleep until it hands over or releases. Otherwise by another process or engine: the line is
- * contested (see {@link WaitingLines.contest}). With more held locks than the scan looks
- * through, contested, the safe side for waiters elsewhere.
+ * A writer's round, made in line, found `keys` (line `id`) held. By a lock of this engine taken
+ * without waiting (so not yet known as the line's holder): it becomes the holder, and its
+ * waiters sleep until it hands over or releases. Otherwise by another process or engine: the
+ * line is contested (see {@link WaitingLines.contest}). With more held locks than the scan
+ * looks through, contested, the safe side for waiters elsewhere.
+ *
+ * Judged on the next turn of the event loop when no lock of this engine holds the keys yet:
+ * callers of this process that made rounds together (at start-up, or before any of them was in
+ * line) see the keys taken by one of them whose grant has not yet become a lease. Not for the
+ * first round `obtain` makes on its own, for the same reason.
  */
 function noteBusy(ctx: AcquisitionContext, id: string, keys: readonly string[]): void {
-  const { lines } = ctx;
-  if (lines.holder(id) !== undefined) return;
+  if (ctx.lines.holder(id) !== undefined || ownHolder(ctx, id, keys)) return;
+  setImmediate(() => {
+    if (ctx.lines.holder(id) === undefined && !ownHolder(ctx, id, keys)) ctx.lines.contest(id);
+  });
+}
+
+/**
+ * Whether a lock of this engine holds `keys`; a plain exclusive one becomes line `id`'s
+ * holder. A reader or a semaphore's permit of this process is neither a holder to wait behind
+ * quietly nor a sign of another process.
+ */
+function ownHolder(ctx: AcquisitionContext, id: string, keys: readonly string[]): boolean {
   let scanned = 0;
   for (const lease of ctx.held) {
-    if (++scanned > OWN_HOLDER_SCAN) break;
+    if (++scanned > OWN_HOLDER_SCAN) return false;
     if (lease.keyless || !sameKeys(lease.keys, keys) || !lease.isHeld()) continue;
-    // A reader or a semaphore's permit of this process: neither a holder to wait behind quietly
-    // nor a sign of another process.
-    if (lease.mode === 'write' && lease.permits === 1) lines.holding(id, lease);
-    return;
+    if (lease.mode === 'write' && lease.permits === 1) ctx.lines.holding(id, lease);
+    return true;
   }
-  lines.contest(id);
+  return false;
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
@@ -282,11 +295,15 @@ async function waitFor(
       }
       let attemptStart: number;
       let outcome: Grant | Failure;
+      // Whether the round was made from this loop, in line: only those tell who holds the keys
+      // (see noteBusy).
+      let inLine = true;
       if (first) {
         // obtain's own first round: a plain one, made at `started`.
         attemptStart = started;
         outcome = first;
         first = undefined;
+        inLine = false;
       } else {
         ctx.assertOpen(target.resources);
         attemptStart = clock.now();
@@ -297,7 +314,7 @@ async function waitFor(
       if (!pilot) lastPlainRound = attemptStart;
       pilot = false;
       if (!('value' in outcome)) {
-        if (lined && outcome.busy) noteBusy(ctx, queueId, target.keys);
+        if (lined && inLine && outcome.busy) noteBusy(ctx, queueId, target.keys);
         const lostRace = afterWake && outcome.busy;
         if (outcome.split || lostRace) raced = true;
         if (lostRace) lost += 1;
