@@ -204,6 +204,20 @@ export const MUTATIONS = [
     ],
     tests: [HAND_OFF, HAND_OFF_REDIS, MODEL_MEMORY],
   },
+  {
+    id: 'hand-off-never-yields',
+    title:
+      'a chain of hand-offs ending at its bound never lets a waiter of another process go first',
+    edits: [
+      {
+        file: 'lib/services/hand-off.ts',
+        alternatives: [
+          ['if (this.lines.contested(id)) this.lines.holdBack(', 'if (false) this.lines.holdBack('],
+        ],
+      },
+    ],
+    tests: [HAND_OFF, MODEL_MEMORY],
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
