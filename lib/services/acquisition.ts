@@ -12,6 +12,7 @@ import {
   type Target,
 } from './quorum-round.js';
 import { lineOf, type ReleaseWaiter, type WaitingLines } from './release-waiter.js';
+import { mustQueue, noteBusy } from './line-holders.js';
 import { handOffRequest } from './hand-off.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
@@ -87,62 +88,6 @@ export function obtain(
   } catch (error) {
     return rejection(error);
   }
-}
-
-/**
- * Whether a writer must queue at once, without a first round: others of this process wait for
- * the keys, this process holds them (the round could only answer busy), or a chain of
- * hand-offs here just ended and waiters of other processes go first.
- */
-function mustQueue(ctx: AcquisitionContext, keys: readonly string[]): boolean {
-  const id = lineOf(keys);
-  return (
-    ctx.lines.length(id) > 0 || ctx.lines.holder(id) !== undefined || ctx.lines.heldBack(id) > 0
-  );
-}
-
-/** Held leases looked through for the holder of busy keys before assuming another process. */
-const OWN_HOLDER_SCAN = 64;
-
-/**
- * A writer's round, made in line, found `keys` (line `id`) held. By a lock of this engine taken
- * without waiting (so not yet known as the line's holder): it becomes the holder, and its
- * waiters sleep until it hands over or releases. Otherwise by another process or engine: the
- * line is contested (see {@link WaitingLines.contest}). With more held locks than the scan
- * looks through, contested, the safe side for waiters elsewhere.
- *
- * Judged on the next turn of the event loop when no lock of this engine holds the keys yet:
- * callers of this process that made rounds together (at start-up, or before any of them was in
- * line) see the keys taken by one of them whose grant has not yet become a lease. Not for the
- * first round `obtain` makes on its own, for the same reason.
- */
-function noteBusy(ctx: AcquisitionContext, id: string, keys: readonly string[]): void {
-  if (ctx.lines.holder(id) !== undefined || ownHolder(ctx, id, keys)) return;
-  setImmediate(() => {
-    if (ctx.lines.holder(id) === undefined && !ownHolder(ctx, id, keys)) ctx.lines.contest(id);
-  });
-}
-
-/**
- * Whether a lock of this engine holds `keys`; a plain exclusive one becomes line `id`'s
- * holder. A reader or a semaphore's permit of this process is neither a holder to wait behind
- * quietly nor a sign of another process.
- */
-function ownHolder(ctx: AcquisitionContext, id: string, keys: readonly string[]): boolean {
-  let scanned = 0;
-  for (const lease of ctx.held) {
-    if (++scanned > OWN_HOLDER_SCAN) return false;
-    if (lease.keyless || !sameKeys(lease.keys, keys) || !lease.isHeld()) continue;
-    if (lease.mode === 'write' && lease.permits === 1) ctx.lines.holding(id, lease);
-    return true;
-  }
-  return false;
-}
-
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
