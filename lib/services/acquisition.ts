@@ -201,27 +201,25 @@ async function waitFor(
         await waiter.wait(Math.min(left, delay), signal);
         pilot = pilotAfter(waiter.woken, delay);
       }
-      if (waiter?.handed) {
-        // The holder of this process released the lock straight to us (see HandOffs).
-        const handed = await waiter.handed;
-        waiter.handed = undefined;
-        if (handed) {
-          // The transfer was the round that took the keys for us: one attempt.
-          const lease = granted(
-            ctx,
-            target,
-            opts,
-            handed,
-            autoExtend,
-            parents,
-            attempts + 1,
-            started,
-          );
-          if (lease instanceof Promise) return await lease;
-          acquired = true;
-          ctx.lines.holding(queueId, lease);
-          return lease;
-        }
+      const handed = waiter?.handed;
+      if (handed) {
+        // The holder of this process released the lock straight to us (see HandOffs). The
+        // transfer was the round that took the keys for us: one attempt.
+        waiter!.handed = undefined;
+        const lease = granted(
+          ctx,
+          target,
+          opts,
+          handed,
+          autoExtend,
+          parents,
+          attempts + 1,
+          started,
+        );
+        if (lease instanceof Promise) return await lease;
+        acquired = true;
+        ctx.lines.holding(queueId, lease);
+        return lease;
       }
       const local = waiter && quiet && !first ? ctx.lines.holder(queueId) : undefined;
       const yielding = waiter && lined && !first ? ctx.lines.heldBack(queueId) : 0;

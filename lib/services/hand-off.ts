@@ -197,15 +197,13 @@ export class HandOffs {
     if (lease.deadline - now <= request.nodeTimeout) return false;
     const next = ownerValue(this.instanceTag(), this.clock);
     const confirmed = this.transfer(keys, lease.value, next, request, now);
-    waiter.handOver(
-      Promise.resolve({
-        value: next,
-        fencingToken: undefined,
-        deadline: lease.deadline,
-        start: now,
-        handOff: { since, count: count + 1, confirmed },
-      }),
-    );
+    waiter.handOver({
+      value: next,
+      fencingToken: undefined,
+      deadline: lease.deadline,
+      start: now,
+      handOff: { since, count: count + 1, confirmed },
+    });
     return true;
   }
 

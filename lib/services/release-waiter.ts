@@ -27,8 +27,8 @@ export class ReleaseWaiter {
   private closed = false;
   /** What this caller asked for, when a lock handed over in-process could serve it. */
   request: HandOffRequest | undefined = undefined;
-  /** A hand-off under way to this waiter: its grant, or `undefined` if it fell through. */
-  handed: Promise<Grant | undefined> | undefined = undefined;
+  /** The grant of a lock handed over to this waiter, until the waiter takes it. */
+  handed: Grant | undefined = undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -50,7 +50,7 @@ export class ReleaseWaiter {
   }
 
   /** Ends the waiter's sleep with a lock handed over by the holder of this process. */
-  handOver(grant: Promise<Grant | undefined>): void {
+  handOver(grant: Grant): void {
     this.handed = grant;
     this.wake?.();
   }

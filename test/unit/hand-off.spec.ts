@@ -15,21 +15,28 @@ import { deferred } from '../support/deferred.js';
 /** Calls seen on one node, by method (the `handOff` capability's `transfer` included). */
 type Calls = Record<string, number>;
 
+/** Commands a node runs in order on its connection (subscriptions have their own). */
+const COMMANDS = new Set(['acquire', 'extend', 'release', 'inspect', 'syncFence']);
+
 /**
  * A memory node whose calls are counted; `transfer` may be replaced to make the hand-off fail
- * or hang on this node.
+ * or hang on this node. While `stall.until` is set, every command waits for it and then runs
+ * in the order sent, as behind a connection that stopped answering for a while.
  */
 function watched(
   inner: MemoryLockAdapter,
   calls: Calls,
   transfer?: (real: () => Promise<OwnerReply>) => Promise<OwnerReply>,
+  stall: { until?: Promise<void> } = {},
 ): LockAdapter {
   const count = (method: string) => (calls[method] = (calls[method] ?? 0) + 1);
+  const inOrder = <T>(run: () => Promise<T>): Promise<T> =>
+    stall.until ? stall.until.then(run) : run();
   const handOff = {
     transfer: (keys: readonly string[], value: string, next: string, ttl: number) => {
       count('transfer');
       const real = () => inner.handOff.transfer(keys, value, next, ttl);
-      return transfer ? transfer(real) : real();
+      return inOrder(() => (transfer ? transfer(real) : real()));
     },
   };
   return new Proxy(inner, {
@@ -40,6 +47,9 @@ function watched(
       const method = value as (...args: unknown[]) => unknown;
       return (...args: unknown[]) => {
         count(property);
+        if (COMMANDS.has(property) && stall.until) {
+          return inOrder(() => method.apply(target, args) as Promise<unknown>);
+        }
         return method.apply(target, args);
       };
     },
@@ -65,8 +75,10 @@ describe('in-process hand-off (memory nodes)', () => {
       stores.push(store);
       return store;
     });
+    // Set `stall.until` to hold every command to the nodes until it resolves.
+    const stall: { until?: Promise<void> } = {};
     const nodes = inner.map((store, i) =>
-      watched(store, calls, transfer ? (real) => transfer(i, real) : undefined),
+      watched(store, calls, transfer ? (real) => transfer(i, real) : undefined, stall),
     );
     const events: RedlockEvent[] = [];
     // A window far past these tests' holds unless a test sets its own: the default (50 ms)
@@ -81,7 +93,7 @@ describe('in-process hand-off (memory nodes)', () => {
     engines.push(engine, other);
     /** Resolves once `count` callers wait in line for `resource`, each asleep (not in a round). */
     const parked = (count: number, resource = 'r') => waitingInLine(engine, resource, count);
-    return { calls, inner, engine, other, events, parked };
+    return { calls, inner, engine, other, events, parked, stall };
   };
 
   /** The values the stores hold for `key`, as the memory inspector lists them. */
@@ -293,10 +305,7 @@ describe('in-process hand-off (memory nodes)', () => {
 
   it('gives nothing to a waiter that gave up during the transfer: the keys end free', async () => {
     const gate = deferred<void>();
-    const { inner, engine, parked } = setup(1, {}, async (_node, real) => {
-      await gate.promise;
-      return real();
-    });
+    const { inner, engine, parked, stall } = setup(1);
     const first = await engine.acquire('r');
     const controller = new AbortController();
     const second = engine.acquire('r', { ...slow, signal: controller.signal });
@@ -306,6 +315,8 @@ describe('in-process hand-off (memory nodes)', () => {
     );
     await parked(1);
 
+    // The node stops answering: the transfer, and whatever follows it, wait in order.
+    stall.until = gate.promise;
     const released = first.release();
     controller.abort(new Error('client went away'));
     gate.resolve();
