@@ -123,6 +123,7 @@ describe('semaphore quorum', () => {
 
   it('never lets more than `permits` holders in while nodes go down and up (randomized schedules)', async () => {
     let sections = 0;
+    let runs = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 2, max: 4 }),
@@ -136,6 +137,7 @@ describe('semaphore quorum', () => {
         }),
         fc.integer({ min: 1, max: 0x7fffffff }),
         async (permits, steps, seed) => {
+          runs += 1;
           const nodes = [new Node(), new Node(), new Node()];
           // Besides the outages, one acquisition call in ten to a node fails on its own, so
           // holders end up with different sets of nodes whatever the machine's timing.
@@ -166,8 +168,11 @@ describe('semaphore quorum', () => {
       ),
       { numRuns: 60, interruptAfterTimeLimit: 6_000 },
     );
-    // The property held over real work, not over schedules where nobody got in.
-    expect(sections).toBeGreaterThan(30);
+    // The property held over real work, not over schedules where nobody got in. Counted per
+    // schedule run: on a loaded machine the time limit cuts the runs short (about one holder
+    // per schedule when it is not).
+    expect(runs).toBeGreaterThanOrEqual(10);
+    expect(sections).toBeGreaterThan(runs / 2);
   });
 
   it('keeps degraded mode for outages of a majority: a permit short of its extra nodes fails as usual', async () => {
