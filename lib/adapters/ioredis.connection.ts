@@ -154,7 +154,11 @@ export class IoredisConnection implements RedisConnection {
   };
 
   subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
-    return ioredisSubscriber(this.#client, sharded, onMessage, this.#subscribers, this.#onError);
+    return ioredisSubscriber(this.#client, sharded, {
+      onMessage,
+      subscribers: this.#subscribers,
+      onError: this.#onError,
+    });
   }
 
   async ready(timeout: number): Promise<void> {

@@ -1,17 +1,23 @@
 import { type IoredisClient, isIoredisCluster } from './ioredis.client.js';
 import type { RedisSubscriber } from './redis-connection.js';
 
+/** Where a subscriber connection reports, and the set of them its owner keeps. */
+export interface SubscriberHooks {
+  readonly onMessage: (channel: string) => void;
+  /** Open subscriber connections, so new credentials reach them too. */
+  readonly subscribers: Set<IoredisClient>;
+  /** Connection errors. */
+  readonly onError: ((error: Error) => void) | undefined;
+}
+
 /**
- * `IoredisConnection.subscriber`: a connection in subscriber mode, duplicated from `client`.
- * It is in `subscribers` while open, so new credentials reach it too; its connection errors go
- * to `onError`.
+ * `IoredisConnection.subscriber`: a connection in subscriber mode, duplicated from `client`,
+ * in `hooks.subscribers` while open.
  */
 export function ioredisSubscriber(
   client: IoredisClient,
   sharded: boolean,
-  onMessage: (channel: string) => void,
-  subscribers: Set<IoredisClient>,
-  onError: ((error: Error) => void) | undefined,
+  hooks: SubscriberHooks,
 ): RedisSubscriber {
   // Subscriptions may queue while the connection comes up: the engine bounds each wait with
   // its own timeout and falls back to polling, so a queued SUBSCRIBE costs no correctness.
@@ -20,7 +26,7 @@ export function ioredisSubscriber(
       shardedSubscribers: sharded,
       enableOfflineQueue: true,
     });
-    return listen(cluster, sharded, onMessage, subscribers, onError);
+    return listen(cluster, sharded, hooks);
   }
   // Not ioredis' `autoResubscribe`: it sends the SUBSCRIBE of a reconnect without a handler,
   // so a connection cut or closed before the answer made an unhandled rejection, which ends
@@ -39,7 +45,7 @@ export function ioredisSubscriber(
     // A failure leaves the waiters on their timers until the next reconnect subscribes.
     if (channels.size > 0) connection.subscribe(...channels).catch(() => undefined);
   });
-  const subscriber = listen(connection, false, onMessage, subscribers, onError);
+  const subscriber = listen(connection, false, hooks);
   return {
     subscribe: (channel) => {
       channels.add(channel);
@@ -57,9 +63,7 @@ export function ioredisSubscriber(
 function listen(
   connection: IoredisClient,
   sharded: boolean,
-  onMessage: (channel: string) => void,
-  subscribers: Set<IoredisClient>,
-  onError: ((error: Error) => void) | undefined,
+  { onMessage, subscribers, onError }: SubscriberHooks,
 ): RedisSubscriber {
   const dispatch = (channel: string): void => onMessage(channel);
   connection.on('message', dispatch);

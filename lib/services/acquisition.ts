@@ -238,15 +238,14 @@ async function waitFor(
       }
       let attemptStart: number;
       let outcome: Grant | Failure;
-      // Whether the round was made from this loop, in line: only those tell who holds the keys
+      // Whether the round is made from this loop, in line: only those tell who holds the keys
       // (see noteBusy).
-      let inLine = true;
+      const inLine = first === undefined;
       if (first) {
         // obtain's own first round: a plain one, made at `started`.
         attemptStart = started;
         outcome = first;
         first = undefined;
-        inLine = false;
       } else {
         ctx.assertOpen(target.resources);
         attemptStart = clock.now();
@@ -257,7 +256,7 @@ async function waitFor(
       if (!pilot) lastPlainRound = attemptStart;
       pilot = false;
       if (!('value' in outcome)) {
-        if (lined && inLine && outcome.busy) noteBusy(ctx, queueId, target.keys);
+        if (lined && inLine && outcome.busy) noteBusy(ctx, queueId);
         const lostRace = afterWake && outcome.busy;
         if (outcome.split || lostRace) raced = true;
         if (lostRace) lost += 1;

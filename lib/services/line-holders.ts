@@ -30,7 +30,7 @@ export function mustQueue(ctx: LineView, keys: readonly string[]): boolean {
 const OWN_HOLDER_SCAN = 64;
 
 /**
- * A writer's round, made in line, found `keys` (line `id`) held. By a lock of this engine taken
+ * A writer's round, made in line, found the keys of line `id` held. By a lock of this engine taken
  * without waiting (so not yet known as the line's holder): it becomes the holder, and its
  * waiters sleep until it hands over or releases. Otherwise by another process or engine: the
  * line is contested (see {@link WaitingLines.contest}). With more held locks than the scan
@@ -41,31 +41,25 @@ const OWN_HOLDER_SCAN = 64;
  * line) see the keys taken by one of them whose grant has not yet become a lease. Not for the
  * first round `obtain` makes on its own, for the same reason.
  */
-export function noteBusy(ctx: LineView, id: string, keys: readonly string[]): void {
-  if (ctx.lines.holder(id) !== undefined || ownHolder(ctx, id, keys)) return;
+export function noteBusy(ctx: LineView, id: string): void {
+  if (ctx.lines.holder(id) !== undefined || ownHolder(ctx, id)) return;
   setImmediate(() => {
-    if (ctx.lines.holder(id) === undefined && !ownHolder(ctx, id, keys)) ctx.lines.contest(id);
+    if (ctx.lines.holder(id) === undefined && !ownHolder(ctx, id)) ctx.lines.contest(id);
   });
 }
 
 /**
- * Whether a lock of this engine holds `keys`; a plain exclusive one becomes line `id`'s
- * holder. A reader or a semaphore's permit of this process is neither a holder to wait behind
- * quietly nor a sign of another process.
+ * Whether a lock of this engine holds the keys of line `id`; a plain exclusive one becomes the
+ * line's holder. A reader or a semaphore's permit of this process is neither a holder to wait
+ * behind quietly nor a sign of another process.
  */
-function ownHolder(ctx: LineView, id: string, keys: readonly string[]): boolean {
+function ownHolder(ctx: LineView, id: string): boolean {
   let scanned = 0;
   for (const lease of ctx.held) {
     if (++scanned > OWN_HOLDER_SCAN) return false;
-    if (lease.keyless || !sameKeys(lease.keys, keys) || !lease.isHeld()) continue;
+    if (lease.keyless || lineOf(lease.keys) !== id || !lease.isHeld()) continue;
     if (lease.mode === 'write' && lease.permits === 1) ctx.lines.holding(id, lease);
     return true;
   }
   return false;
-}
-
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
 }
