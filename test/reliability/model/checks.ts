@@ -83,7 +83,7 @@ export function bound(
 ): void {
   if (what === 'acquire') ctx.stats.maxAcquireMs = Math.max(ctx.stats.maxAcquireMs, took);
   // The longest the event loop was held up so far (other work on a loaded machine).
-  const lag = ctx.lag.max / 1e6;
+  const lag = ctx.lagMs;
   if (took > limit + lag) {
     ctx.fail(
       'slow-settle',
@@ -217,7 +217,7 @@ export function checkLossNotice(
   const late = Math.max(0, (clock.wallNow() - lock.expiresAt) / clock.rate);
   ctx.stats.lossNotices += 1;
   ctx.stats.latestLossMs = Math.max(ctx.stats.latestLossMs, Math.round(late));
-  const lag = ctx.lag.max / 1e6;
+  const lag = ctx.lagMs;
   // Timers fire a millisecond or two late and the deadline is rounded to whole ms.
   if (late > LOSS_NOTICE_MS + lag) {
     ctx.fail(

@@ -17,11 +17,23 @@ import type { SkewedClock } from './skewed-clock.js';
 import { emptyStats } from './stats.js';
 import type { World } from './world.js';
 
+/** The event-loop delay monitor's sampling interval (ms). */
+const LAG_SAMPLE_MS = 10;
+
 export class RunContext {
   readonly witness = new Witness();
   readonly book: PermitBook;
   /** How late this process's timers fired: a loaded machine stretches every bound by it. */
-  readonly lag = monitorEventLoopDelay({ resolution: 10 });
+  readonly lag = monitorEventLoopDelay({ resolution: LAG_SAMPLE_MS });
+
+  /**
+   * The longest any timer of this process may have fired late so far (ms). The monitor times
+   * its own sampling timer, so a stall that began between two samples reads up to one
+   * sampling interval shorter than a timer due just after that sample saw it.
+   */
+  get lagMs(): number {
+    return this.lag.max / 1e6 + LAG_SAMPLE_MS;
+  }
   readonly stats = emptyStats();
   readonly records: OpRecord[] = [];
   readonly pending = new Set<Promise<unknown>>();
