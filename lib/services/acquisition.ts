@@ -14,6 +14,7 @@ import {
 import { lineOf, type ReleaseWaiter, type WaitingLines } from './release-waiter.js';
 import { mustQueue, noteBusy } from './line-holders.js';
 import { handOffRequest } from './hand-off.js';
+import { giveBack, takeHanded } from './handed-grants.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
 import { retryDelayOf } from './retry-policies.js';
@@ -201,11 +202,13 @@ async function waitFor(
         await waiter.wait(Math.min(left, delay), signal);
         pilot = pilotAfter(waiter.woken, delay);
       }
-      const handed = waiter?.handed;
-      if (handed) {
+      if (waiter?.handed) {
         // The holder of this process released the lock straight to us (see HandOffs). The
         // transfer was the round that took the keys for us: one attempt.
-        waiter!.handed = undefined;
+        signal?.throwIfAborted();
+        const handed = await takeHanded(ctx, target.keys, waiter.handed, opts.ttl, timeout);
+        waiter.handed = undefined;
+        if (!handed) continue;
         const lease = granted(
           ctx,
           target,
@@ -255,6 +258,10 @@ async function waitFor(
       attempts += 1;
       if (!pilot) lastPlainRound = attemptStart;
       pilot = false;
+      // Handed over while the round was in flight: the round could only find the keys held
+      // (by the releasing holder, then the transfer), so take the hand-off. A round that got
+      // the keys after all (a node had lost them) is kept; `finally` gives the grant back.
+      if (waiter?.handed && !('value' in outcome)) continue;
       if (!('value' in outcome)) {
         if (lined && inLine && outcome.busy) noteBusy(ctx, queueId);
         const lostRace = afterWake && outcome.busy;
@@ -304,7 +311,11 @@ async function waitFor(
       if (waiter.woken && !waiter.handed) await shuffle();
     }
   } finally {
-    if (waiter) ctx.lines.leave(queueId, waiter, acquired);
+    if (waiter) {
+      ctx.lines.leave(queueId, waiter, acquired);
+      // Handed over but not taken (this caller gave up, or got the keys by its own round).
+      if (waiter.handed) giveBack(ctx, target.keys, waiter.handed, opts.ttl, timeout);
+    }
   }
   // Every way out of the loop above went through at least one failed round.
   const failed = failure;

@@ -153,8 +153,9 @@ export class HandOffs {
 
   /**
    * Hands `lease`, released just now, to the first waiter of this process for its keys, when
-   * that is allowed: the waiter has it at once (its continuation takes it). `false` when no
-   * hand-off is made (the caller releases as usual).
+   * that is allowed: a waiter asleep has it at once (its continuation takes it), one in a round
+   * on the nodes once its round is back (the round can only find the keys held). `false` when
+   * no hand-off is made (the caller releases as usual).
    */
   offer(lease: Lease): boolean {
     if (
@@ -189,7 +190,8 @@ export class HandOffs {
     }
     const waiter = this.lines.head(id);
     const request = waiter?.request;
-    if (!waiter || !request || !waiter.parked) return false;
+    // Asleep, it takes the lock in its next continuation; in a round, once the round is back.
+    if (!waiter || !request) return false;
     const since = chain?.since ?? lease.acquiredAt;
     const count = chain?.count ?? 0;
     if (now - since >= this.policy.window) return false;

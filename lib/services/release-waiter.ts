@@ -44,12 +44,15 @@ export class ReleaseWaiter {
     this.wake?.();
   }
 
-  /** Whether the waiter sleeps in {@link wait} (not in an attempt): only then can it be handed a lock. */
+  /** Whether the waiter sleeps in {@link wait} (not in an attempt): a lock handed over wakes it. */
   get parked(): boolean {
     return this.wake !== undefined;
   }
 
-  /** Ends the waiter's sleep with a lock handed over by the holder of this process. */
+  /**
+   * Gives the waiter a lock handed over by the holder of this process, ending its sleep; a
+   * waiter busy elsewhere (in a round) finds it when that is over.
+   */
   handOver(grant: Grant): void {
     this.handed = grant;
     this.wake?.();

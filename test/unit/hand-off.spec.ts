@@ -19,6 +19,15 @@ type Calls = Record<string, number>;
 const COMMANDS = new Set(['acquire', 'extend', 'release', 'inspect', 'syncFence']);
 
 /**
+ * When the commands to the nodes wait: from the moment `until` is set until it resolves. Set
+ * from `sent` (called with each method as it is sent, counted) to stall a given command.
+ */
+interface Stall {
+  until?: Promise<void>;
+  sent?: (method: string) => void;
+}
+
+/**
  * A memory node whose calls are counted; `transfer` may be replaced to make the hand-off fail
  * or hang on this node. While `stall.until` is set, every command waits for it and then runs
  * in the order sent, as behind a connection that stopped answering for a while.
@@ -27,9 +36,12 @@ function watched(
   inner: MemoryLockAdapter,
   calls: Calls,
   transfer?: (real: () => Promise<OwnerReply>) => Promise<OwnerReply>,
-  stall: { until?: Promise<void> } = {},
+  stall: Stall = {},
 ): LockAdapter {
-  const count = (method: string) => (calls[method] = (calls[method] ?? 0) + 1);
+  const count = (method: string) => {
+    calls[method] = (calls[method] ?? 0) + 1;
+    stall.sent?.(method);
+  };
   const inOrder = <T>(run: () => Promise<T>): Promise<T> =>
     stall.until ? stall.until.then(run) : run();
   const handOff = {
@@ -76,7 +88,7 @@ describe('in-process hand-off (memory nodes)', () => {
       return store;
     });
     // Set `stall.until` to hold every command to the nodes until it resolves.
-    const stall: { until?: Promise<void> } = {};
+    const stall: Stall = {};
     const nodes = inner.map((store, i) =>
       watched(store, calls, transfer ? (real) => transfer(i, real) : undefined, stall),
     );
@@ -323,6 +335,177 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(await released).toBe('released');
     expect(await outcome).toEqual(new Error('client went away'));
     await eventually(async () => (await inner[0]!.inspect(['lock:r'])) === -2, 5_000, 'keys freed');
+  });
+
+  /**
+   * A second caller whose round in line is on the nodes (stalled there) when the first releases:
+   * `stalled` resolves once that round is sent. Every node's commands then wait for `gate`.
+   */
+  const inRoundOnRelease = async (
+    n: number,
+    signal?: AbortSignal,
+    options: RedlockEngineOptions = {},
+    transfer?: (node: number, real: () => Promise<OwnerReply>) => Promise<OwnerReply>,
+  ) => {
+    const gate = deferred<void>();
+    const stalled = deferred<void>();
+    const setup_ = setup(n, options, transfer);
+    const { calls, engine, stall } = setup_;
+    // A warm-up: the engine's first lock waits for the nodes' connection, and a lock taken
+    // after waiting is known to its line as the holder (its waiters would sleep, not poll).
+    await (await engine.acquire('warm-up')).release();
+    const first = await engine.acquire('r');
+    // The second caller's first round (from obtain), then its round in line: stall that one.
+    const inLineRound = 3 * n + 1;
+    stall.sent = (method) => {
+      if (method === 'acquire' && calls.acquire === inLineRound) {
+        stall.until = gate.promise;
+        stalled.resolve();
+      }
+    };
+    const second = engine.acquire('r', { ...slow, signal });
+    const outcome = second.then(
+      (lock) => lock,
+      (error: unknown) => error as Error,
+    );
+    await stalled.promise;
+    return { ...setup_, first, outcome, gate };
+  };
+
+  it('hands the lock to a waiter whose round is in flight when the holder releases: keys never freed', async () => {
+    const { calls, engine, other, events, inner, first, outcome, gate } = await inRoundOnRelease(1);
+    const releasesBefore = calls.release ?? 0;
+
+    const released = first.release();
+    // Another process finds the keys held while the round and the transfer wait on the node.
+    await expect(other.acquire('r', { wait: 0 })).rejects.toThrow();
+    gate.resolve();
+    const lock = await outcome;
+
+    if (lock instanceof Error) throw lock;
+    expect(await released).toBe('released');
+    expect(calls.release ?? 0).toBe(releasesBefore); // the keys were never deleted
+    expect(calls.transfer).toBe(1);
+    const acquired = events.filter((e) => e.type === 'acquired');
+    // The warm-up, the first caller, then the second by hand-off.
+    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    expect(await valuesOf(inner, 'lock:r')).toEqual([[lock.value]]);
+    expect(lock.isHeld()).toBe(true);
+    expect(await lock.release()).toBe('released');
+    await expect(engine.acquire('r', { wait: 0 })).resolves.toBeDefined();
+  });
+
+  it('keeps the lock its own round got when that round won after all, and frees what the hand-off set', async () => {
+    const { inner, events, first, outcome, gate } = await inRoundOnRelease(3);
+    // Two nodes lose the first holder's keys while the round waits: it will win there.
+    for (const store of inner.slice(0, 2)) {
+      expect(await store.release(['lock:r'], first.value)).toBe('ok');
+    }
+
+    const released = first.release();
+    gate.resolve();
+    const lock = await outcome;
+
+    if (lock instanceof Error) throw lock;
+    await released;
+    const acquired = events.filter((e) => e.type === 'acquired');
+    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    // The transfer landed on the third node only (no quorum): its value is taken back there.
+    await eventually(
+      async () =>
+        JSON.stringify(await valuesOf(inner, 'lock:r')) ===
+        JSON.stringify([[lock.value], [lock.value], []]),
+      5_000,
+      'the value of the round on two nodes, the third free',
+    );
+    expect(lock.isHeld()).toBe(true);
+    expect(events.some((e) => e.type === 'lost')).toBe(false);
+  });
+
+  it('gives back a lock handed over to a waiter that gave up during its round: the keys end free', async () => {
+    const controller = new AbortController();
+    const { inner, engine, first, outcome, gate } = await inRoundOnRelease(1, controller.signal);
+
+    const released = first.release();
+    controller.abort(new Error('client went away'));
+    gate.resolve();
+
+    expect(await released).toBe('released');
+    expect(await outcome).toEqual(new Error('client went away'));
+    await eventually(async () => (await inner[0]!.inspect(['lock:r'])) === -2, 5_000, 'keys freed');
+    await expect(engine.acquire('r', { wait: 0 })).resolves.toBeDefined();
+  });
+
+  it('takes no handed-over lock whose validity ran out during its round unless the transfer is confirmed', async () => {
+    // A clock that jumps (the process frozen for a while, as a paused VM), with real timers:
+    // the round's timeout has not fired when its reply is read.
+    let now = 0;
+    const clock = { now: () => now, wallNow: () => Date.UTC(2026, 0, 1) + now };
+    // Only node 0 moves to the new value: no quorum confirms the transfer.
+    const { inner, events, first, outcome, gate } = await inRoundOnRelease(
+      3,
+      undefined,
+      { clock },
+      (node, real) => (node === 0 ? real() : Promise.reject(new Error('connection reset'))),
+    );
+
+    const released = first.release();
+    // Past the previous owner's validity (the ttl less the drift), not yet past the keys' ttl.
+    now += first.expiresAt - clock.wallNow() + 10;
+    gate.resolve();
+    const lock = await outcome;
+
+    if (lock instanceof Error) throw lock;
+    await released;
+    const acquired = events.filter((e) => e.type === 'acquired');
+    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(lock.isHeld()).toBe(true);
+    expect(events.some((e) => e.type === 'lost')).toBe(false);
+    expect(await lock.release()).toBe('released');
+    await eventually(
+      async () =>
+        (await Promise.all(inner.map((n) => n.inspect(['lock:r'])))).every((t) => t === -2),
+      5_000,
+      'every node to be free',
+    );
+  });
+
+  it('takes a handed-over lock whose validity ran out during its round on the validity its transfer was confirmed with', async () => {
+    let now = 0;
+    const clock = { now: () => now, wallNow: () => Date.UTC(2026, 0, 1) + now };
+    const { events, first, outcome, gate } = await inRoundOnRelease(3, undefined, { clock });
+
+    // Released half-way through its validity: the transfer's validity runs on past it.
+    now += 5_000;
+    const released = first.release();
+    now += first.expiresAt - clock.wallNow() + 10;
+    gate.resolve();
+    const lock = await outcome;
+
+    if (lock instanceof Error) throw lock;
+    await released;
+    const acquired = events.filter((e) => e.type === 'acquired');
+    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    // Counted from the transfer, made when the first released (before the jump).
+    expect(lock.expiresAt).toBeGreaterThan(first.expiresAt);
+    expect(lock.isHeld()).toBe(true);
+    expect(await lock.release()).toBe('released');
   });
 
   it('keeps one holder at a time under random schedules of two processes, some callers fenced', async () => {
