@@ -94,6 +94,8 @@ export interface HandOffChain {
   readonly count: number;
   /** The new validity once a quorum confirmed the transfer; `undefined` when none did. */
   readonly confirmed: Promise<number | undefined>;
+  /** Sends the transfer now, unless it is already sent (see {@link HandOffs.flush}). */
+  readonly send: () => void;
 }
 
 /**
@@ -106,8 +108,11 @@ export interface HandOffChain {
  * had (the same proof of holding, from the last round a quorum confirmed), and once a quorum
  * confirms the transfer its validity is counted from the transfer, as from an acquisition. A
  * transfer no quorum confirms ends the new owner's lock as lost (its `signal` aborts) and
- * frees the keys. Everything it sends next (its release, its extensions, the next transfer)
- * follows the transfer on each node's connection, so the nodes see them in that order.
+ * frees the keys. The transfer goes out on the next turn of the event loop, once the new owner
+ * has resumed, or before the new owner's first command if that comes sooner
+ * ({@link HandOffs.flush}): everything it sends (its release, its extensions, the next
+ * transfer) follows the transfer on each node's connection, so the nodes see them in that
+ * order.
  *
  * Only when the previous owner's validity has at least a node timeout left, so the transfer can
  * be confirmed in time. Bounded, so waiters of other processes (which see no release while the
@@ -117,6 +122,8 @@ export interface HandOffChain {
  */
 export class HandOffs {
   private readonly chains = new WeakMap<Lease, HandOffChain>();
+  /** Transfers handed over and not yet sent: while none is, `flush` costs one comparison. */
+  private unsent = 0;
   private readonly confirmedBy = (partial: readonly NodeResult<OwnerReply>[]): boolean =>
     countOk(partial) >= this.quorum;
 
@@ -149,6 +156,16 @@ export class HandOffs {
         lease.confirmed(deadline);
       }
     });
+  }
+
+  /**
+   * Sends the transfer that gave `lease` its keys if it is still waiting for its turn of the
+   * event loop: called before any command of `lease` (release, extension, take-back after a
+   * loss), so each node runs the transfer first.
+   */
+  flush(lease: Lease): void {
+    if (this.unsent === 0) return;
+    this.chains.get(lease)?.send();
   }
 
   /**
@@ -198,15 +215,39 @@ export class HandOffs {
     // The new owner runs on this validity until the transfer is confirmed.
     if (lease.deadline - now <= request.nodeTimeout) return false;
     const next = ownerValue(this.instanceTag(), this.clock);
-    const confirmed = this.transfer(keys, lease.value, next, request, now);
+    const { confirmed, send } = this.deferred(keys, lease.value, next, request, now);
     waiter.handOver({
       value: next,
       fencingToken: undefined,
       deadline: lease.deadline,
       start: now,
-      handOff: { since, count: count + 1, confirmed },
+      handOff: { since, count: count + 1, confirmed, send },
     });
+    // Five writes on five nodes took about 0.25 ms of this process's time (measured in the
+    // hot-key bench): the new owner resumes first, and its own commands flush the transfer.
+    setImmediate(send);
     return true;
+  }
+
+  /** The transfer, sent by the first call of `send`; `confirmed` settles as `transfer`. */
+  private deferred(
+    keys: readonly string[],
+    value: string,
+    next: string,
+    request: HandOffRequest,
+    start: number,
+  ): Pick<HandOffChain, 'confirmed' | 'send'> {
+    let settle!: (deadline: number | undefined) => void;
+    const confirmed = new Promise<number | undefined>((resolve) => (settle = resolve));
+    let sent = false;
+    this.unsent += 1;
+    const send = (): void => {
+      if (sent) return;
+      sent = true;
+      this.unsent -= 1;
+      this.transfer(keys, value, next, request, start).then(settle, () => settle(undefined));
+    };
+    return { confirmed, send };
   }
 
   /**

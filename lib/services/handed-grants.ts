@@ -40,6 +40,8 @@ export function giveBack(
   ttl: number,
   timeout: number,
 ): void {
+  // The take-back must follow the transfer on each connection.
+  grant.handOff?.send();
   void ctx.rollbacks
     .undo(
       ctx.adapters,

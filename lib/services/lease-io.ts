@@ -63,6 +63,7 @@ export class LeaseIO implements LeaseDriver {
   async extendLease(lease: Lease, ttl: number): Promise<number> {
     validateTtl(ttl, 'ttl');
     if (lease.keyless) return lease.deadline;
+    this.handOffs?.flush(lease);
     const keys = lease.keys;
     const timeout = Math.min(lease.nodeTimeout, Math.max(1, Math.floor(ttl / 2)));
     const quorum = this.quorumOf(lease);
@@ -108,6 +109,7 @@ export class LeaseIO implements LeaseDriver {
   releaseLease(lease: Lease): Promise<ReleaseStatus> {
     // Not async, like the engine's acquire: one promise per release fewer with promise hooks on.
     try {
+      this.handOffs?.flush(lease);
       this.forget(lease);
       for (const companion of lease.companions ?? NO_LEASES)
         void companion.release().catch(() => undefined);
@@ -161,6 +163,7 @@ export class LeaseIO implements LeaseDriver {
   }
 
   leaseLost(lease: Lease, error: LockLostError): void {
+    this.handOffs?.flush(lease);
     this.forget(lease);
     this.logger?.warn(error.message);
     this.emit(
