@@ -15,6 +15,7 @@ import { lineOf, type ReleaseWaiter, type WaitingLines } from './release-waiter.
 import { mustQueue, noteBusy } from './line-holders.js';
 import { handOffRequest } from './hand-off.js';
 import { giveBack, takeHanded } from './handed-grants.js';
+import { granted } from './granted-lease.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
 import { retryDelayOf } from './retry-policies.js';
@@ -89,42 +90,6 @@ export function obtain(
   } catch (error) {
     return rejection(error);
   }
-}
-
-/**
- * A granted round made into the caller's lease, reported as `acquired`. A caller that gave up
- * while the round was in flight never sees the lock: it is released and the abort is thrown.
- */
-function granted(
-  ctx: AcquisitionContext,
-  target: Target,
-  opts: ResolvedLockOptions,
-  grant: Grant,
-  autoExtend: boolean,
-  parents: readonly Lease[] | undefined,
-  attempts: number,
-  started: number,
-): Lease | Promise<never> {
-  const lease = ctx.grant(target, opts, grant, autoExtend, parents);
-  const { signal } = opts;
-  if (signal?.aborted) {
-    return lease.release().then(
-      () => signal.throwIfAborted() as never,
-      () => signal.throwIfAborted() as never,
-    );
-  }
-  ctx.emit(
-    {
-      type: 'acquired',
-      resources: target.resources,
-      fencingToken: lease.token,
-      attempts,
-      waited: ctx.clock.now() - started,
-      handedOver: grant.handOff !== undefined,
-    },
-    lease,
-  );
-  return lease;
 }
 
 /**
@@ -206,7 +171,11 @@ async function waitFor(
         // The holder of this process released the lock straight to us (see HandOffs). The
         // transfer was the round that took the keys for us: one attempt.
         signal?.throwIfAborted();
-        const handed = await takeHanded(ctx, target.keys, waiter.handed, opts.ttl, timeout);
+        // Not awaited in the usual case (still valid): a hand-off is the hot key's fast path.
+        const handed =
+          waiter.handed.deadline > clock.now()
+            ? waiter.handed
+            : await takeHanded(ctx, target.keys, waiter.handed, opts.ttl, timeout);
         waiter.handed = undefined;
         if (!handed) continue;
         const lease = granted(

@@ -10,7 +10,7 @@ import type { Grant, RoundContext } from './quorum-round.js';
 /**
  * The grant to run on, once a waiter is ready to take `grant`: as handed over while the
  * previous owner's validity still runs; otherwise the validity its transfer was confirmed with,
- * awaited (the transfer was sent first on every connection, so its replies follow the round's).
+ * awaited.
  * `undefined` when no quorum confirmed the transfer in time: the grant has then been given back
  * (see {@link giveBack}), and the waiter goes on as after a busy round.
  */
@@ -22,6 +22,7 @@ export async function takeHanded(
   timeout: number,
 ): Promise<Grant | undefined> {
   if (grant.deadline > ctx.clock.now()) return grant;
+  grant.handOff?.send(); // if it is still waiting for its turn of the event loop
   const deadline = await grant.handOff?.confirmed;
   if (deadline !== undefined && deadline > ctx.clock.now()) return { ...grant, deadline };
   giveBack(ctx, keys, grant, ttl, timeout);
