@@ -218,6 +218,18 @@ export const MUTATIONS = [
     ],
     tests: [HAND_OFF, MODEL_MEMORY],
   },
+  {
+    id: 'hand-off-unflushed',
+    title:
+      "a new owner's first command (release, extension) goes out before the transfer that gave it the keys",
+    edits: [
+      {
+        file: 'lib/services/hand-off.ts',
+        alternatives: [['if (this.unsent === 0) return;', 'return;']],
+      },
+    ],
+    tests: [HAND_OFF, HAND_OFF_REDIS, MODEL_MEMORY],
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
