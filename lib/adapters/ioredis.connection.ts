@@ -153,7 +153,10 @@ export class IoredisConnection implements RedisConnection {
     stream?.uncork();
   };
 
-  subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
+  subscriber(
+    sharded: boolean,
+    onMessage: (channel: string, message: string) => void,
+  ): RedisSubscriber {
     return ioredisSubscriber(this.#client, sharded, {
       onMessage,
       subscribers: this.#subscribers,

@@ -3,7 +3,7 @@ import type { RedisSubscriber } from './redis-connection.js';
 
 /** Where a subscriber connection reports, and the set of them its owner keeps. */
 export interface SubscriberHooks {
-  readonly onMessage: (channel: string) => void;
+  readonly onMessage: (channel: string, message: string) => void;
   /** Open subscriber connections, so new credentials reach them too. */
   readonly subscribers: Set<IoredisClient>;
   /** Connection errors. */
@@ -65,7 +65,7 @@ function listen(
   sharded: boolean,
   { onMessage, subscribers, onError }: SubscriberHooks,
 ): RedisSubscriber {
-  const dispatch = (channel: string): void => onMessage(channel);
+  const dispatch = (channel: string, message: string): void => onMessage(channel, message);
   connection.on('message', dispatch);
   connection.on('smessage', dispatch);
   connection.on('error', (error: Error) => onError?.(error));

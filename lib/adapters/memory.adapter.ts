@@ -6,6 +6,7 @@ import type {
   OwnerReply,
   SharedLocks,
 } from '../interfaces/lock-adapter.interface.js';
+import { RELEASE_MESSAGE_FROM } from '../interfaces/lock-adapter.interface.js';
 import { ACQUIRED, assertKeys, assertToken, assertTtl, fenceValue } from './adapter-args.js';
 import { INTENT_MS, Keyspace, Longest, remaining, WRITER_INTENT } from './memory-keyspace.js';
 import { MemorySharedLocks } from './memory-shared-locks.js';
@@ -34,7 +35,7 @@ const SWEEP_INTERVAL_MS = 1_000;
 const SWEEP_SLICE = 1_024;
 
 interface Subscription {
-  readonly listener: () => void;
+  readonly listener: (message?: string) => void;
   active: boolean;
 }
 
@@ -182,7 +183,7 @@ export class MemoryLockAdapter implements LockAdapter {
           missing = true;
         }
       }
-      this.announce(released);
+      this.announce(released, releaseMessage(value));
       return taken ? 'taken' : missing ? 'expired' : 'ok';
     });
   }
@@ -211,7 +212,7 @@ export class MemoryLockAdapter implements LockAdapter {
     });
   }
 
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  onRelease(keys: readonly string[], listener: (message?: string) => void): Promise<() => void> {
     return this.run(
       keys,
       () => {
@@ -310,9 +311,10 @@ export class MemoryLockAdapter implements LockAdapter {
    * Calls the release listeners of the keys, once per listener however many of its keys were
    * freed. Listeners run after the call, as a Redis message would arrive, so none sees the store
    * mid-operation; each in its own microtask so a throwing listener cannot starve the others. A
-   * subscription ended before delivery is skipped: after unsubscribe, no more calls.
+   * subscription ended before delivery is skipped: after unsubscribe, no more calls. The
+   * message is a release's, as the RELEASE script publishes it, or empty.
    */
-  private announce(keys: readonly string[]): void {
+  private announce(keys: readonly string[], message = ''): void {
     if (keys.length === 0) return;
     const notify = new Set<Subscription>();
     for (const key of keys) {
@@ -320,8 +322,13 @@ export class MemoryLockAdapter implements LockAdapter {
     }
     for (const subscription of notify) {
       queueMicrotask(() => {
-        if (subscription.active) subscription.listener();
+        if (subscription.active) subscription.listener(message);
       });
     }
   }
+}
+
+/** As the RELEASE script announces a release: the owner value's public holder suffix, or ''. */
+function releaseMessage(value: string): string {
+  return value.charCodeAt(RELEASE_MESSAGE_FROM) === 46 ? value.slice(RELEASE_MESSAGE_FROM) : '';
 }

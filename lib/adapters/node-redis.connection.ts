@@ -96,7 +96,10 @@ export class NodeRedisConnection implements RedisConnection {
     return this.#send(key, [name, ...strings]);
   }
 
-  subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber {
+  subscriber(
+    sharded: boolean,
+    onMessage: (channel: string, message: string) => void,
+  ): RedisSubscriber {
     const client = this.#client;
     // Waiters subscribe once it is connected; the engine bounds each wait with its own timeout
     // and falls back to polling, so a slow connect costs no correctness. Unlike lock commands,
@@ -109,7 +112,8 @@ export class NodeRedisConnection implements RedisConnection {
     // A failed connect rejects each subscribe (the engine then polls); it is no crash.
     connected.catch(() => undefined);
     // One function for every channel, so node-redis can drop it per channel on unsubscribe.
-    const listener: MessageListener = (_message, channel) => onMessage(String(channel));
+    const listener: MessageListener = (message, channel) =>
+      onMessage(String(channel), String(message));
     const shard = sharded && isNodeRedisCluster(connection) ? connection : undefined;
     return {
       subscribe: (channel) =>

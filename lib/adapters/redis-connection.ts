@@ -37,9 +37,12 @@ export interface RedisConnection {
 
   /**
    * Opens the connection release notifications arrive on (subscriptions need a connection of
-   * their own); `onMessage` gets the channel of each message. Always the adapter's to close.
+   * their own); `onMessage` gets the channel and the text of each message. Always the adapter's to close.
    */
-  subscriber(sharded: boolean, onMessage: (channel: string) => void): RedisSubscriber;
+  subscriber(
+    sharded: boolean,
+    onMessage: (channel: string, message: string) => void,
+  ): RedisSubscriber;
 
   /** Resolves once the client is connected; rejects after `timeout` ms. */
   ready(timeout: number): Promise<void>;

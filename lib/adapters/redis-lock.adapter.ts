@@ -203,14 +203,17 @@ export class RedisLockAdapter implements LockAdapter {
     return Number(reply);
   }
 
-  async onRelease(keys: readonly string[], listener: () => void): Promise<() => void> {
+  async onRelease(
+    keys: readonly string[],
+    listener: (message?: string) => void,
+  ): Promise<() => void> {
     this.assertOpen();
     const sharded = (await this.publishCommand()) === 'SPUBLISH';
     this.assertOpen();
     const channels = keys.map((key) => releaseChannel(this.#connection.keyPrefix + key));
     return this.#channels.listen(channels, listener, () => {
-      this.#subscriber ??= this.#connection.subscriber(sharded, (channel) =>
-        this.#channels.dispatch(channel),
+      this.#subscriber ??= this.#connection.subscriber(sharded, (channel, message) =>
+        this.#channels.dispatch(channel, message),
       );
       return this.#subscriber;
     });

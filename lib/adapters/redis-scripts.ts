@@ -124,7 +124,10 @@ return 'ok'
 
 /**
  * Deletes each lock key holding ARGV[1] and announces it with ARGV[2] (PUBLISH or SPUBLISH) on
- * the channel ARGV[2 + i]; keys holding another value are left alone. Returns 'ok' when every
+ * the channel ARGV[2 + i], the message being ARGV[1] past its first 22 characters when a dot
+ * follows them, as in the engine's owner values (the public holder suffix, see
+ * `RELEASE_MESSAGE_FROM`; never the secret part), else empty; keys holding another value are
+ * left alone. Returns 'ok' when every
  * key was ours, else 'taken' if any holds another value, else 'expired'. Kept to GET, DEL and
  * PUBLISH per key: this is half of every lock's Redis time.
  */
@@ -132,11 +135,13 @@ export const RELEASE = redisScript(
   'release',
   `
 local taken, missing = false, false
+local message = ''
+if string.byte(ARGV[1], 23) == 46 then message = string.sub(ARGV[1], 23) end
 for i = 1, #KEYS do
   local v = redis.pcall('GET', KEYS[i])
   if v == ARGV[1] then
     redis.call('DEL', KEYS[i])
-    redis.call(ARGV[2], ARGV[2 + i], '')
+    redis.call(ARGV[2], ARGV[2 + i], message)
   elseif v then
     taken = true
   else

@@ -4,7 +4,7 @@ export interface ChannelTransport {
   unsubscribe(channel: string): Promise<unknown>;
 }
 
-type ReleaseListener = () => void;
+type ReleaseListener = (message?: string) => void;
 
 interface Channel {
   readonly listeners: Set<ReleaseListener>;
@@ -19,11 +19,11 @@ interface Channel {
 export class ReleaseChannels {
   private readonly channels = new Map<string, Channel>();
 
-  /** Calls the listeners of `channel`. */
-  dispatch(channel: string): void {
+  /** Calls the listeners of `channel` with the notification's message. */
+  dispatch(channel: string, message?: string): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    for (const listener of [...entry.listeners]) listener();
+    for (const listener of [...entry.listeners]) listener(message);
   }
 
   /**

@@ -34,6 +34,12 @@ import type { LockInspector } from './lock-inspector.interface.js';
  * Optional abilities are explicit capability objects ({@link LockAdapter.shared}), never
  * optional methods.
  */
+/**
+ * Where the message of a release notification starts in the released owner value: after the
+ * 22 characters of its random (secret) part, so only the public holder suffix is published.
+ */
+export const RELEASE_MESSAGE_FROM = 22;
+
 export interface LockAdapter {
   /** A display name for logs and errors (`redis://10.0.0.5:6379/0`): never credentials. */
   readonly name: string;
@@ -92,8 +98,14 @@ export interface LockAdapter {
    * leaves and none is left) by any client. Resolves once the subscription is active, so a
    * release after that is never missed; resolves to the function that ends the subscription.
    * Subscriptions to the same key are shared.
+   *
+   * `listener` gets the notification's message when there is one: for a release through
+   * {@link release} of a value whose 23rd character is a dot, as in the engine's owner values,
+   * the value from that dot on ({@link RELEASE_MESSAGE_FROM}): the public holder suffix
+   * `.<instance tag>.<time>`, never the secret part before it; otherwise `''`. Waiters use it to tell which instance ended its turn;
+   * it is a hint, never proof of anything (anyone may publish on the channel).
    */
-  onRelease(keys: readonly string[], listener: () => void): Promise<() => void>;
+  onRelease(keys: readonly string[], listener: (message?: string) => void): Promise<() => void>;
 
   /** Resolves when the node answers; rejects otherwise. */
   ping(): Promise<void>;

@@ -109,7 +109,7 @@ export class Redlock {
       this.emit({ type: 'circuit', resources: [], node, from, to });
     });
     this.rollbacks = new Rollbacks(this.clock, this.nodes);
-    const lines = new WaitingLines(this.clock, adapters);
+    const lines = new WaitingLines(this.clock, adapters, () => this.instance?.tag);
     // Not in degraded mode: there every lock is also an in-process lock of the fallback store,
     // whose companions a hand-off would have to carry along.
     const handOff = options.degraded ? undefined : resolveHandOff(options.handOff);

@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { HandOffRequest } from './hand-off.js';
 import type { Lease } from './lease.js';
 import { LineMarks } from './line-marks.js';
+import { TurnOrder } from './turn-order.js';
 import type { Grant } from './quorum-round.js';
 
 /**
@@ -36,6 +37,8 @@ export class ReleaseWaiter {
     private readonly keys: readonly string[],
     /** Whether this waiter is first among this process's waiters for the keys. */
     readonly isHead: () => boolean = () => true,
+    /** Told the message of every release notification (see `TurnOrder.released`). */
+    private readonly announced?: (message: string | undefined) => void,
   ) {}
 
   /** Wakes the waiter now (or lets its next `wait` return at once). */
@@ -66,7 +69,8 @@ export class ReleaseWaiter {
     const subscriptions = this.adapters.map((adapter) => {
       let subscribed: Promise<() => void>;
       try {
-        subscribed = adapter.onRelease(this.keys, () => {
+        subscribed = adapter.onRelease(this.keys, (message?: string) => {
+          this.announced?.(message);
           // Only the head of this process's line reacts; the others wait their turn.
           if (this.isHead()) this.promote();
         });
@@ -157,13 +161,18 @@ export class WaitingLines {
    * would only leave the keys idle.
    */
   private readonly contests: LineMarks;
+  /** Whose turn it is among processes after a chain of hand-offs here ended. */
+  private readonly turns: TurnOrder;
 
   constructor(
     private readonly clock: Clock,
     private readonly adapters: readonly LockAdapter[],
+    /** This engine's instance tag (its releases name it), when it has one. */
+    ownTag: () => string | undefined = () => undefined,
   ) {
     this.holdBacks = new LineMarks(clock);
     this.contests = new LineMarks(clock);
+    this.turns = new TurnOrder(clock, ownTag);
   }
 
   /** Whether no caller of this process waits for any keys. */
@@ -198,7 +207,16 @@ export class WaitingLines {
 
   /** Milliseconds callers of this process still hold back from line `id`'s keys (0: none). */
   heldBack(id: string): number {
-    return this.holdBacks.left(id);
+    return Math.max(this.holdBacks.left(id), this.turns.left(id));
+  }
+
+  /**
+   * A chain of hand-offs of this process on line `id` ended where others want the keys: its
+   * callers leave them to the other processes for one turn each, at most `bound` ms (see
+   * {@link TurnOrder}).
+   */
+  turnEnded(id: string, bound: number): void {
+    this.turns.ended(id, bound);
   }
 
   /** A caller of this process found line `id`'s keys held by another process, just now. */
@@ -247,6 +265,7 @@ export class WaitingLines {
       this.adapters,
       keys,
       () => members[0] === waiter,
+      (message) => this.turns.released(id, message),
     );
     waiter.request = request;
     members.push(waiter);

@@ -28,6 +28,12 @@ export interface LockAdapterContractTarget {
    */
   fenceCounter?(keys: readonly string[]): Promise<{ key: string; ttl: number }>;
   /**
+   * Optional: `true` when the adapter's release notifications carry the released owner value's
+   * public holder suffix, as the built-in adapters' do (see `LockAdapter.onRelease`); the suite
+   * then checks that they do. Without it, it only checks that no message reveals a secret.
+   */
+  announcesHolder?: boolean;
+  /**
    * Optional: makes the node stop answering while its connections stay open (SIGSTOP);
    * resolves to the function that lets it answer again. Checks that `close()` is bounded.
    */

@@ -41,6 +41,41 @@ export function notificationContract(c: ContractContext, t: ContractTestFunction
       }
     });
 
+    it('announces at most the public suffix of a released owner value, never its secret part', async () => {
+      const k = c.key('a');
+      const messages: (string | undefined)[] = [];
+      const events = recorder();
+      const unsubscribe = await c.adapter.onRelease([k], (message?: string) => {
+        messages.push(message);
+        events.listener();
+      });
+      try {
+        // As the engine makes them: 22 random characters, then `.<instance tag>.<time>`.
+        const secret = owner().slice(0, 22);
+        const value = `${secret}.t3stTag.mx62b8pq`;
+        granted(await c.other.acquire([k], value, LONG));
+        assert.equal(await c.other.release([k], value), 'ok');
+        await events.reached(1);
+        const plain = owner(); // no holder suffix: nothing of it is announced
+        granted(await c.other.acquire([k], plain, LONG));
+        assert.equal(await c.other.release([k], plain), 'ok');
+        await events.reached(2);
+        for (const message of messages) {
+          assert.ok(!message?.includes(secret) && !message?.includes(plain.slice(0, 22)));
+        }
+        const suffixes = c.target.announcesHolder
+          ? [['.t3stTag.mx62b8pq'], ['']]
+          : [
+              [undefined, '', '.t3stTag.mx62b8pq'],
+              [undefined, ''],
+            ];
+        assert.ok(suffixes[0]!.includes(messages[0]), `message ${String(messages[0])}`);
+        assert.ok(suffixes[1]!.includes(messages[1]), `message ${String(messages[1])}`);
+      } finally {
+        unsubscribe();
+      }
+    });
+
     it('stays silent on a release that deleted nothing', async () => {
       const [k, marker] = [c.key('a'), c.key('marker')];
       const [events, markers] = [recorder(), recorder()];

@@ -46,6 +46,7 @@ describe('ioredis adapter', () => {
     return {
       adapter,
       other,
+      announcesHolder: true,
       teardown: async () => {
         await Promise.all([adapter.close(), other.close()]);
       },

@@ -47,6 +47,7 @@ describe('iovalkey adapter', () => {
     return {
       adapter,
       other,
+      announcesHolder: true,
       teardown: async () => {
         await Promise.all([adapter.close(), other.close()]);
       },

@@ -50,6 +50,7 @@ describe('node-redis adapter', () => {
     return {
       adapter,
       other,
+      announcesHolder: true,
       teardown: async () => {
         await Promise.all([adapter.close(), other.close()]);
       },

@@ -275,6 +275,48 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(order).toEqual(['local B', 'remote', 'local C']);
   });
 
+  it('after a chain ends, leaves the keys to each other process that released them lately until it had its turn', async () => {
+    const clock = new ManualClock();
+    const { inner, engine, other, parked } = setup(1, { clock, handOff: { max: 1, window: 50 } });
+    const third = new Redlock(inner, { clock });
+    engines.push(third);
+    const order: string[] = [];
+    const take = (who: string, by: Redlock) =>
+      by.acquire('r', slow).then((lock) => {
+        order.push(who);
+        return lock;
+      });
+    // A caller of this process waits while another process (Q) holds the keys: this process
+    // hears Q's release, so it knows Q as a contender.
+    const q1 = await other.acquire('r');
+    const a = take('P:a', engine);
+    await parked(1);
+    await q1.release();
+    const lockA = await a;
+    await clock.advance(1); // Q's release comes before the chain's end
+    const b = take('P:b', engine);
+    await parked(1);
+    const r = take('R', third);
+    await waitingInLine(third, 'r', 1);
+    await lockA.release(); // handed to B: the chain's one hand-off
+    const lockB = await b;
+    const c = take('P:c', engine);
+    await parked(1);
+    await lockB.release(); // the chain's end: R, woken by the release, takes the keys
+    const lockR = await r;
+    await lockR.release();
+
+    // Past the two round trips every chain's end holds back, within its turn bound (100 ms): Q
+    // has not had the keys since this process's chain ended, so C still leaves them to it.
+    await clock.advance(5);
+    expect(order).toEqual(['P:a', 'P:b', 'R']);
+    const q2 = await other.acquire('r', { wait: 0 });
+    await q2.release(); // Q's turn: now C goes
+    await clock.advance(1);
+    await (await c).release();
+    expect(order).toEqual(['P:a', 'P:b', 'R', 'P:c']);
+  });
+
   it('holds nobody back at the end of a chain when no other process was seen on the keys', async () => {
     const clock = new ManualClock();
     const { calls, engine, parked } = setup(1, { clock, handOff: { max: 1, window: '1m' } });

@@ -6,7 +6,12 @@ import { describeLockAdapterContract } from '../contract/lock-adapter.contract.j
 // One store: both "clients" are the same instance, as two processes would share one Redis.
 describeLockAdapterContract('memory', () => {
   const store = new MemoryLockAdapter();
-  return Promise.resolve({ adapter: store, other: store, teardown: () => store.close() });
+  return Promise.resolve({
+    adapter: store,
+    other: store,
+    announcesHolder: true,
+    teardown: () => store.close(),
+  });
 });
 
 const FENCE = { fence: true } as const;
