@@ -99,7 +99,7 @@ export interface RedlockModuleOptions {
    * most `max` in a row, none past `window` after the chain's first acquisition. Callers that
    * ask for a fencing token, read locks, semaphores and degraded mode never use it. `false`:
    * every release frees the keys.
-   * @default { max: 8, window: 50 }
+   * @default { max: 3, window: 50 }
    */
   handOff?: HandOffOptions | false;
   /** Called with every lock event (also emitted as `redlock.<type>` on `@nestjs/event-emitter`). */

@@ -40,7 +40,7 @@ export interface RedlockEngineOptions {
   holderInfo?: boolean;
   /**
    * In-process hand-offs of released locks to the next caller of this process waiting for the
-   * same keys (see `HandOffs`); `false` turns them off. @default { max: 8, window: 50 }
+   * same keys (see `HandOffs`); `false` turns them off. @default { max: 3, window: 50 }
    */
   handOff?: HandOffOptions | false;
 }

@@ -18,12 +18,16 @@ import { roundTrip } from './wait-pacing.js';
  *
  * @example
  * ```ts
- * RedlockModule.forRoot({ nodes, handOff: { max: 4, window: '20ms' } });
+ * RedlockModule.forRoot({ nodes, handOff: { max: 8, window: '100ms' } }); // longer turns
  * RedlockModule.forRoot({ nodes, handOff: false }); // every release frees the keys
  * ```
  */
 export interface HandOffOptions {
-  /** Hand-offs in a row before a release frees the keys for every contender. @default 8 */
+  /**
+   * Hand-offs in a row before a release frees the keys for every contender. @default 3 (with
+   * turns going round the processes, 8 gave 10 % more locks per second on a hot key across
+   * processes for twice the wait p99 of the other processes)
+   */
   max?: number;
   /** Milliseconds (or a duration) after the chain's first acquisition past which none follows. @default 50 */
   window?: number | string;
@@ -35,7 +39,7 @@ export interface HandOffPolicy {
   readonly window: number;
 }
 
-export const DEFAULT_HAND_OFF: HandOffPolicy = Object.freeze({ max: 8, window: 50 });
+export const DEFAULT_HAND_OFF: HandOffPolicy = Object.freeze({ max: 3, window: 50 });
 
 /** Validates `handOff`; throws `RedlockConfigError` naming the option. */
 export function resolveHandOff(raw: unknown, name = 'handOff'): HandOffPolicy | undefined {
