@@ -14,7 +14,7 @@ import {
 import { lineOf, type ReleaseWaiter, type WaitingLines } from './release-waiter.js';
 import { mustQueue, noteBusy } from './line-holders.js';
 import { handOffRequest } from './hand-off.js';
-import { giveBack, takeHanded } from './handed-grants.js';
+import { confirmedHanded, giveBack } from './handed-grants.js';
 import { granted } from './granted-lease.js';
 import { rejection } from './rejection.js';
 import { failureError } from './acquisition-failure.js';
@@ -171,11 +171,11 @@ async function waitFor(
         // The holder of this process released the lock straight to us (see HandOffs). The
         // transfer was the round that took the keys for us: one attempt.
         signal?.throwIfAborted();
-        // Not awaited in the usual case (still valid): a hand-off is the hot key's fast path.
+        // Nothing awaited in the usual case (still valid): the hot key's fast path.
         const handed =
           waiter.handed.deadline > clock.now()
             ? waiter.handed
-            : await takeHanded(ctx, target.keys, waiter.handed, opts.ttl, timeout);
+            : await confirmedHanded(ctx, target.keys, waiter.handed, opts.ttl, timeout);
         waiter.handed = undefined;
         if (!handed) continue;
         const lease = granted(

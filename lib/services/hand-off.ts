@@ -200,14 +200,14 @@ export class HandOffs {
       chain !== undefined &&
       (chain.count >= this.policy.max || now - chain.since >= this.policy.window)
     ) {
-      // The chain's turn is over: this release frees the keys. When another process was found
-      // holding them lately, callers of this process (those waiting, and the releaser coming
+      // The chain's turn is over: this release frees the keys. When no caller of this process
+      // found them held by another process lately, the waiters here race for them as anyone
+      // would (a waiter of another process that wins shows up, and the next chain end holds
+      // back). When one did, callers of this process (those waiting, and the releaser coming
       // back) hold back for two round trips, time for a waiter of another process, woken by
-      // the release, to take them; with none, the first of this process takes them after
-      // that. They also leave the keys to each other process that released them lately until
-      // it has released them again, at most two windows (TurnOrder): turns go round the
-      // processes instead of to the fastest at each chain's end. When none was, the waiters here race for them as anyone would: a waiter of
-      // another process that wins shows up in its place, and the next chain end holds back.
+      // the release, to take them; and they leave the keys to each other process that
+      // released them lately until it has released them again, at most two windows
+      // (TurnOrder): turns go round the processes instead of to the fastest.
       if (this.lines.contested(id)) {
         this.lines.holdBack(id, now + 2 * roundTrip(lease.nodeTimeout));
         this.lines.turnEnded(id, 2 * this.policy.window);

@@ -8,20 +8,18 @@ import type { Grant, RoundContext } from './quorum-round.js';
  */
 
 /**
- * The grant to run on, once a waiter is ready to take `grant`: as handed over while the
- * previous owner's validity still runs; otherwise the validity its transfer was confirmed with,
- * awaited.
- * `undefined` when no quorum confirmed the transfer in time: the grant has then been given back
- * (see {@link giveBack}), and the waiter goes on as after a busy round.
+ * The grant to run on, for a waiter that takes `grant` after the previous owner's validity ran
+ * out (a grant still valid is taken as it is): the validity its transfer was confirmed with,
+ * awaited. `undefined` when no quorum confirmed the transfer in time: the grant has then been
+ * given back (see {@link giveBack}), and the waiter goes on as after a busy round.
  */
-export async function takeHanded(
+export async function confirmedHanded(
   ctx: RoundContext,
   keys: readonly string[],
   grant: Grant,
   ttl: number,
   timeout: number,
 ): Promise<Grant | undefined> {
-  if (grant.deadline > ctx.clock.now()) return grant;
   grant.handOff?.send(); // if it is still waiting for its turn of the event loop
   const deadline = await grant.handOff?.confirmed;
   if (deadline !== undefined && deadline > ctx.clock.now()) return { ...grant, deadline };

@@ -68,6 +68,32 @@ function watched(
   });
 }
 
+/** Whether each `acquired` event so far came by an in-process hand-off, in order. */
+const handedOver = (events: readonly RedlockEvent[]) =>
+  events.flatMap((e) => (e.type === 'acquired' ? [e.handedOver] : []));
+
+/** Resolves once no store holds `lock:r` any more. */
+const everyNodeFree = (stores: readonly MemoryLockAdapter[]) =>
+  eventually(
+    async () =>
+      (await Promise.all(stores.map((n) => n.inspect(['lock:r'])))).every((t) => t === -2),
+    5_000,
+    'every node to be free',
+  );
+
+/**
+ * A clock that jumps (the process frozen for a while, as a paused VM), with real timers: a
+ * round's timeout has not fired when its reply is read.
+ */
+const jumpingClock = () => {
+  let now = 0;
+  return {
+    now: () => now,
+    wallNow: () => Date.UTC(2026, 0, 1) + now,
+    jump: (ms: number) => void (now += ms),
+  };
+};
+
 describe('in-process hand-off (memory nodes)', () => {
   const engines: Redlock[] = [];
   const stores: MemoryLockAdapter[] = [];
@@ -382,12 +408,7 @@ describe('in-process hand-off (memory nodes)', () => {
     const lock = await second;
     expect(lock.value).not.toBe(first.value);
     expect(lock.expiresAt).toBe(first.expiresAt); // the previous owner's validity, until confirmed
-    await eventually(
-      async () =>
-        (await Promise.all(inner.map((n) => n.inspect(['lock:r'])))).every((t) => t === -2),
-      5_000,
-      'every node to be free',
-    );
+    await everyNodeFree(inner);
     expect(calls.transfer).toBe(3);
     expect(lock.isHeld()).toBe(false);
     expect(lock.signal.reason).toBeInstanceOf(LockLostError);
@@ -466,13 +487,8 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(await released).toBe('released');
     expect(calls.release ?? 0).toBe(releasesBefore); // the keys were never deleted
     await eventually(() => calls.transfer === 1, 5_000, 'the transfer');
-    const acquired = events.filter((e) => e.type === 'acquired');
     // The warm-up, the first caller, then the second by hand-off.
-    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
-      false,
-      false,
-      true,
-    ]);
+    expect(handedOver(events)).toEqual([false, false, true]);
     expect(await valuesOf(inner, 'lock:r')).toEqual([[lock.value]]);
     expect(lock.isHeld()).toBe(true);
     expect(await lock.release()).toBe('released');
@@ -492,12 +508,7 @@ describe('in-process hand-off (memory nodes)', () => {
 
     if (lock instanceof Error) throw lock;
     await released;
-    const acquired = events.filter((e) => e.type === 'acquired');
-    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
-      false,
-      false,
-      false,
-    ]);
+    expect(handedOver(events)).toEqual([false, false, false]);
     // The transfer landed on the third node only (no quorum): its value is taken back there.
     await eventually(
       async () =>
@@ -525,10 +536,7 @@ describe('in-process hand-off (memory nodes)', () => {
   });
 
   it('takes no handed-over lock whose validity ran out during its round unless the transfer is confirmed', async () => {
-    // A clock that jumps (the process frozen for a while, as a paused VM), with real timers:
-    // the round's timeout has not fired when its reply is read.
-    let now = 0;
-    const clock = { now: () => now, wallNow: () => Date.UTC(2026, 0, 1) + now };
+    const clock = jumpingClock();
     // Only node 0 moves to the new value: no quorum confirms the transfer.
     const { inner, events, first, outcome, gate } = await inRoundOnRelease(
       3,
@@ -539,49 +547,33 @@ describe('in-process hand-off (memory nodes)', () => {
 
     const released = first.release();
     // Past the previous owner's validity (the ttl less the drift), not yet past the keys' ttl.
-    now += first.expiresAt - clock.wallNow() + 10;
+    clock.jump(first.expiresAt - clock.wallNow() + 10);
     gate.resolve();
     const lock = await outcome;
 
     if (lock instanceof Error) throw lock;
     await released;
-    const acquired = events.filter((e) => e.type === 'acquired');
-    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
-      false,
-      false,
-      false,
-    ]);
+    expect(handedOver(events)).toEqual([false, false, false]);
     expect(lock.isHeld()).toBe(true);
     expect(events.some((e) => e.type === 'lost')).toBe(false);
     expect(await lock.release()).toBe('released');
-    await eventually(
-      async () =>
-        (await Promise.all(inner.map((n) => n.inspect(['lock:r'])))).every((t) => t === -2),
-      5_000,
-      'every node to be free',
-    );
+    await everyNodeFree(inner);
   });
 
   it('takes a handed-over lock whose validity ran out during its round on the validity its transfer was confirmed with', async () => {
-    let now = 0;
-    const clock = { now: () => now, wallNow: () => Date.UTC(2026, 0, 1) + now };
+    const clock = jumpingClock();
     const { events, first, outcome, gate } = await inRoundOnRelease(3, undefined, { clock });
 
     // Released half-way through its validity: the transfer's validity runs on past it.
-    now += 5_000;
+    clock.jump(5_000);
     const released = first.release();
-    now += first.expiresAt - clock.wallNow() + 10;
+    clock.jump(first.expiresAt - clock.wallNow() + 10);
     gate.resolve();
     const lock = await outcome;
 
     if (lock instanceof Error) throw lock;
     await released;
-    const acquired = events.filter((e) => e.type === 'acquired');
-    expect(acquired.map((e) => e.type === 'acquired' && e.handedOver)).toEqual([
-      false,
-      false,
-      true,
-    ]);
+    expect(handedOver(events)).toEqual([false, false, true]);
     // Counted from the transfer, made when the first released (before the jump).
     expect(lock.expiresAt).toBeGreaterThan(first.expiresAt);
     expect(lock.isHeld()).toBe(true);
