@@ -57,7 +57,10 @@ export interface InspectedLock {
    * locks of this process.
    */
   readonly fencingCounter?: number | string;
-  /** Processes waiting for its release (subscribed to its release notifications). */
+  /**
+   * Processes waiting for its release (subscribed to its release notifications); a process
+   * stays subscribed for 0.1–0.2 s after its last waiter left.
+   */
   readonly waiters: number;
   /** A writer waits for the readers to leave (new readers are kept out meanwhile). */
   readonly writerWaiting: boolean;

@@ -56,7 +56,8 @@ export interface KeyState {
   readonly fenceCounter: number | string | undefined;
   /**
    * Connections subscribed to the key's release notifications on this node: how many processes
-   * wait for it (each process subscribes once however many of its calls wait); `0` when none.
+   * wait for it (each process subscribes once however many of its calls wait, and stays
+   * subscribed for 0.1–0.2 s after its last waiter left); `0` when none.
    */
   readonly waiters: number;
 }
