@@ -89,6 +89,7 @@ export type {
   AcquireReply,
   LockAdapter,
   OwnerReply,
+  ReleaseOptions,
   SharedLocks,
   HandOff,
 } from './interfaces/lock-adapter.interface.js';

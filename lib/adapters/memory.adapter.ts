@@ -4,6 +4,7 @@ import type {
   HandOff,
   LockAdapter,
   OwnerReply,
+  ReleaseOptions,
   SharedLocks,
 } from '../interfaces/lock-adapter.interface.js';
 import { RELEASE_MESSAGE_FROM } from '../interfaces/lock-adapter.interface.js';
@@ -167,7 +168,7 @@ export class MemoryLockAdapter implements LockAdapter {
   }
 
   /** As the RELEASE script. */
-  release(keys: readonly string[], value: string): Promise<OwnerReply> {
+  release(keys: readonly string[], value: string, options?: ReleaseOptions): Promise<OwnerReply> {
     return this.run(keys, (now): OwnerReply => {
       let taken = false;
       let missing = false;
@@ -183,7 +184,7 @@ export class MemoryLockAdapter implements LockAdapter {
           missing = true;
         }
       }
-      this.announce(released, releaseMessage(value));
+      this.announce(released, options?.undo ? '' : releaseMessage(value));
       return taken ? 'taken' : missing ? 'expired' : 'ok';
     });
   }

@@ -4,6 +4,7 @@ import type {
   HandOff,
   LockAdapter,
   OwnerReply,
+  ReleaseOptions,
   SharedLocks,
 } from '../interfaces/lock-adapter.interface.js';
 import { HELPER_KEY_PREFIX } from '../interfaces/lock-adapter.interface.js';
@@ -166,13 +167,13 @@ export class RedisLockAdapter implements LockAdapter {
     return ownerReply(await this.#connection.evalScript(EXTEND, keys, [value, ttl]));
   }
 
-  release(keys: readonly string[], value: string): Promise<OwnerReply> {
+  release(keys: readonly string[], value: string, options?: ReleaseOptions): Promise<OwnerReply> {
     const invalid = argumentError(keys);
     if (invalid) return Promise.reject(invalid);
     this.#recentReleases[this.#releases % RECENT] = value;
     this.#releases += 1;
     // Not async, like acquire: once per node for every lock.
-    return this.#announcing(RELEASE, keys, value).then(ownerReply);
+    return this.#announcing(RELEASE, keys, value, options?.undo ? 1 : undefined).then(ownerReply);
   }
 
   /**

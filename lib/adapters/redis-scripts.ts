@@ -126,8 +126,8 @@ return 'ok'
  * Deletes each lock key holding ARGV[1] and announces it with ARGV[2] (PUBLISH or SPUBLISH) on
  * the channel ARGV[2 + i], the message being ARGV[1] past its first 22 characters when a dot
  * follows them, as in the engine's owner values (the public holder suffix, see
- * `RELEASE_MESSAGE_FROM`; never the secret part), else empty; keys holding another value are
- * left alone. Returns 'ok' when every
+ * `RELEASE_MESSAGE_FROM`; never the secret part), else empty, and empty too when
+ * ARGV[3 + #KEYS] is present (an engine's undo); keys holding another value are left alone. Returns 'ok' when every
  * key was ours, else 'taken' if any holds another value, else 'expired'. Kept to GET, DEL and
  * PUBLISH per key: this is half of every lock's Redis time.
  */
@@ -136,7 +136,7 @@ export const RELEASE = redisScript(
   `
 local taken, missing = false, false
 local message = ''
-if string.byte(ARGV[1], 23) == 46 then message = string.sub(ARGV[1], 23) end
+if string.byte(ARGV[1], 23) == 46 and not ARGV[3 + #KEYS] then message = string.sub(ARGV[1], 23) end
 for i = 1, #KEYS do
   local v = redis.pcall('GET', KEYS[i])
   if v == ARGV[1] then

@@ -79,9 +79,10 @@ export interface LockAdapter {
 
   /**
    * Deletes every key that holds `value` and publishes a release notification for each deleted
-   * key. Keys holding another value are left alone.
+   * key. Keys holding another value are left alone. With {@link ReleaseOptions.undo} the
+   * notification's message is `''` (see {@link onRelease}).
    */
-  release(keys: readonly string[], value: string): Promise<OwnerReply>;
+  release(keys: readonly string[], value: string, options?: ReleaseOptions): Promise<OwnerReply>;
 
   /**
    * Raises the node's fencing counter (of the keys' slot) to at least `token` (a decimal
@@ -102,7 +103,8 @@ export interface LockAdapter {
    * `listener` gets the notification's message when there is one: for a release through
    * {@link release} of a value whose 23rd character is a dot, as in the engine's owner values,
    * the value from that dot on ({@link RELEASE_MESSAGE_FROM}): the public holder suffix
-   * `.<instance tag>.<time>`, never the secret part before it; otherwise `''`. Waiters use it to tell which instance ended its turn;
+   * `.<instance tag>.<time>`, never the secret part before it; otherwise, and for an
+   * {@link ReleaseOptions.undo}, `''`. Waiters use it to tell which instance ended its turn;
    * it is a hint, never proof of anything (anyone may publish on the channel).
    */
   onRelease(keys: readonly string[], listener: (message?: string) => void): Promise<() => void>;
@@ -160,6 +162,17 @@ export interface AcquireOptions {
    * the counter like a writer's, so every permit gets its own token.
    */
   readonly permits?: number;
+}
+
+/** Options of {@link LockAdapter.release}. */
+export interface ReleaseOptions {
+  /**
+   * The engine takes back keys of an attempt that never became a held lock (a round without a
+   * quorum, a grant that came too late, a hand-off its caller did not take). Waiters are told
+   * as for any release, but the message names no holder: no holder's turn ended, so other
+   * processes must not count it as that instance's turn (see `TurnOrder`).
+   */
+  readonly undo?: boolean;
 }
 
 /** Options of {@link SharedLocks.release}. */

@@ -1,6 +1,13 @@
-import type { LockAdapter, OwnerReply } from '../interfaces/lock-adapter.interface.js';
+import type {
+  LockAdapter,
+  OwnerReply,
+  ReleaseOptions,
+} from '../interfaces/lock-adapter.interface.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { NodeGuard } from './node-guard.js';
+
+/** An undo is announced without a holder: it ended nobody's turn (see `TurnOrder`). */
+const UNDO: ReleaseOptions = Object.freeze({ undo: true });
 
 /** What one failed attempt took, or may have taken, and must give back. */
 export interface Undo {
@@ -77,7 +84,7 @@ export class Rollbacks {
       (adapter) =>
         what.read
           ? adapter.shared!.release(what.keys, what.value, { permits: what.permits })
-          : adapter.release(what.keys, what.value),
+          : adapter.release(what.keys, what.value, UNDO),
       what.timeout,
     );
   }

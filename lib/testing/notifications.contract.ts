@@ -41,7 +41,7 @@ export function notificationContract(c: ContractContext, t: ContractTestFunction
       }
     });
 
-    it('announces at most the public suffix of a released owner value, never its secret part', async () => {
+    it('announces at most the public suffix of a released owner value, never its secret part, and no holder for an undo', async () => {
       const k = c.key('a');
       const messages: (string | undefined)[] = [];
       const events = recorder();
@@ -60,6 +60,11 @@ export function notificationContract(c: ContractContext, t: ContractTestFunction
         granted(await c.other.acquire([k], plain, LONG));
         assert.equal(await c.other.release([k], plain), 'ok');
         await events.reached(2);
+        // An engine's undo of an attempt that never held the lock ended nobody's turn.
+        granted(await c.other.acquire([k], value, LONG));
+        assert.equal(await c.other.release([k], value, { undo: true }), 'ok');
+        await events.reached(3);
+        assert.ok([undefined, ''].includes(messages[2]), `undo message ${String(messages[2])}`);
         for (const message of messages) {
           assert.ok(!message?.includes(secret) && !message?.includes(plain.slice(0, 22)));
         }

@@ -343,6 +343,70 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(order).toEqual(['P:a', 'P:b', 'R', 'P:c']);
   });
 
+  it("does not count another process's undo of a late grant as its turn", async () => {
+    const clock = new ManualClock();
+    const { inner, engine, parked } = setup(1, { clock, handOff: { max: 1, window: 50 } });
+    // Process Q, whose rounds take 60 ms while `late` is set: past the validity of a 100 ms
+    // ttl with a driftFactor of 0.5 (48 ms), so Q takes its grant back.
+    let late = false;
+    const slowNodes = inner.map(
+      (store) =>
+        new Proxy(store, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property, target);
+            if (property !== 'acquire' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              const reply: unknown = await (value as (...a: unknown[]) => unknown).apply(
+                target,
+                args,
+              );
+              if (late) await clock.advance(60);
+              return reply;
+            };
+          },
+        }),
+    );
+    const q = new Redlock(slowNodes, { clock });
+    const third = new Redlock(inner, { clock });
+    engines.push(q, third);
+    const order: string[] = [];
+    const take = (who: string, by: Redlock) =>
+      by.acquire('r', slow).then((lock) => {
+        order.push(who);
+        return lock;
+      });
+    // As in the test above: this process knows Q as a contender, then ends a chain (R takes).
+    const q1 = await q.acquire('r');
+    const a = take('P:a', engine);
+    await parked(1);
+    await q1.release();
+    const lockA = await a;
+    await clock.advance(1);
+    const b = take('P:b', engine);
+    await parked(1);
+    const r = take('R', third);
+    await waitingInLine(third, 'r', 1);
+    await lockA.release();
+    const lockB = await b;
+    const c = take('P:c', engine);
+    await parked(1);
+    await lockB.release();
+    await (await r).release();
+    await clock.advance(5);
+
+    // Q's round takes the free keys too late and gives them back: announced, but not Q's turn.
+    late = true;
+    await expect(q.acquire('r', { wait: 0, ttl: 100, driftFactor: 0.5 })).rejects.toThrow();
+    late = false;
+    await clock.advance(1);
+    expect(order).toEqual(['P:a', 'P:b', 'R']);
+    const q2 = await q.acquire('r', { wait: 0 });
+    await q2.release(); // Q's turn: now C goes
+    await clock.advance(1);
+    await (await c).release();
+    expect(order).toEqual(['P:a', 'P:b', 'R', 'P:c']);
+  });
+
   it('holds nobody back at the end of a chain when no other process was seen on the keys', async () => {
     const clock = new ManualClock();
     const { calls, engine, parked } = setup(1, { clock, handOff: { max: 1, window: '1m' } });
