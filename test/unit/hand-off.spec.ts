@@ -202,6 +202,27 @@ describe('in-process hand-off (memory nodes)', () => {
     expect(await lock.release()).toBe('released');
   });
 
+  it('sends the transfer before the release of a new owner whose lock is lost before it went out', async () => {
+    const clock = jumpingClock();
+    const { calls, inner, engine, events, parked } = setup(3, { clock });
+    const first = await engine.acquire('r');
+    const second = engine.acquire('r', slow);
+    await parked(1);
+
+    await first.release();
+    const lock = await second;
+    // The event loop stalls past the validity it was handed before the transfer goes out (the
+    // nodes' keys have not expired yet): the first read sees the lock lost, and the loss frees
+    // the keys. That release must follow the transfer, or the transfer would leave the new
+    // owner's value behind for a whole ttl.
+    clock.jump(lock.expiresAt - clock.wallNow() + 10);
+    expect(lock.isHeld()).toBe(false);
+    expect(events.filter((e) => e.type === 'lost')).toHaveLength(1);
+
+    await everyNodeFree(inner);
+    expect(calls.transfer).toBe(3);
+  });
+
   it('stores the new owner value on the nodes, so the old one can neither extend nor release', async () => {
     const { inner, engine, parked } = setup(1);
     const first = await engine.acquire('r');
