@@ -214,7 +214,9 @@ describe('diagnostics_channel messages (real Redis)', () => {
     const redlock = await engine({ circuitBreaker: { failureThreshold: 1, coolDown: 60_000 } });
     const held = await redlock.acquire(resource('before'), { ttl: 5_000 });
     await fleet.nodes[0]!.pause();
-    const lock = await redlock.acquire(resource('during'), { ttl: 5_000, nodeTimeout: 50 });
+    // Short enough for the paused node to fail in time, long enough for the two others to answer
+    // on a loaded machine (the lock and its release need them).
+    const lock = await redlock.acquire(resource('during'), { ttl: 5_000, nodeTimeout: 500 });
     // The silent node counts as failed at the per-node timeout, after the quorum answered.
     await eventually(() => messages.circuit.length > 0, 2_000, 'the circuit message');
     await fleet.nodes[0]!.resume();
