@@ -70,9 +70,11 @@ export class ReleaseWaiter {
       let subscribed: Promise<() => void>;
       try {
         subscribed = adapter.onRelease(this.keys, (message?: string) => {
+          // Only the head of this process's line reacts (and tells the line's turn order, once
+          // per notification however many wait); the others wait their turn.
+          if (!this.isHead()) return;
           this.announced?.(message);
-          // Only the head of this process's line reacts; the others wait their turn.
-          if (this.isHead()) this.promote();
+          this.promote();
         });
       } catch {
         return Promise.resolve(); // polling on the timer remains

@@ -145,6 +145,42 @@ describe('in-process hand-off (memory nodes)', () => {
 
   const slow = { wait: 10_000, retryDelay: 60_000, retryJitter: 0 } as const;
 
+  /**
+   * This process (P, `engine`) learns of Q as a contender (Q's release wakes P's caller A), then
+   * ends a chain of one hand-off (A to B) whose freed keys R (`third`) takes and releases.
+   * Returns P's caller C, still waiting, and the order in which callers got the keys so far.
+   */
+  const chainEndTakenByR = async (
+    clock: ManualClock,
+    { engine, parked }: Pick<ReturnType<typeof setup>, 'engine' | 'parked'>,
+    q: Redlock,
+    third: Redlock,
+  ) => {
+    const order: string[] = [];
+    const take = (who: string, by: Redlock) =>
+      by.acquire('r', slow).then((lock) => {
+        order.push(who);
+        return lock;
+      });
+    const q1 = await q.acquire('r');
+    const a = take('P:a', engine);
+    await parked(1);
+    await q1.release();
+    const lockA = await a;
+    await clock.advance(1); // Q's release comes before the chain's end
+    const b = take('P:b', engine);
+    await parked(1);
+    const r = take('R', third);
+    await waitingInLine(third, 'r', 1);
+    await lockA.release(); // handed to B: the chain's one hand-off
+    const lockB = await b;
+    const c = take('P:c', engine);
+    await parked(1);
+    await lockB.release(); // the chain's end: R, woken by the release, takes the keys
+    await (await r).release();
+    return { order, c };
+  };
+
   it('hands a released lock to the waiting caller of the same process: new owner value, keys never freed', async () => {
     const { calls, engine, events, parked } = setup(3);
     const first = await engine.acquire('r');
@@ -327,31 +363,7 @@ describe('in-process hand-off (memory nodes)', () => {
     const { inner, engine, other, parked } = setup(1, { clock, handOff: { max: 1, window: 50 } });
     const third = new Redlock(inner, { clock });
     engines.push(third);
-    const order: string[] = [];
-    const take = (who: string, by: Redlock) =>
-      by.acquire('r', slow).then((lock) => {
-        order.push(who);
-        return lock;
-      });
-    // A caller of this process waits while another process (Q) holds the keys: this process
-    // hears Q's release, so it knows Q as a contender.
-    const q1 = await other.acquire('r');
-    const a = take('P:a', engine);
-    await parked(1);
-    await q1.release();
-    const lockA = await a;
-    await clock.advance(1); // Q's release comes before the chain's end
-    const b = take('P:b', engine);
-    await parked(1);
-    const r = take('R', third);
-    await waitingInLine(third, 'r', 1);
-    await lockA.release(); // handed to B: the chain's one hand-off
-    const lockB = await b;
-    const c = take('P:c', engine);
-    await parked(1);
-    await lockB.release(); // the chain's end: R, woken by the release, takes the keys
-    const lockR = await r;
-    await lockR.release();
+    const { order, c } = await chainEndTakenByR(clock, { engine, parked }, other, third);
 
     // Past the two round trips every chain's end holds back, within its turn bound (100 ms): Q
     // has not had the keys since this process's chain ended, so C still leaves them to it.
@@ -390,29 +402,8 @@ describe('in-process hand-off (memory nodes)', () => {
     const q = new Redlock(slowNodes, { clock });
     const third = new Redlock(inner, { clock });
     engines.push(q, third);
-    const order: string[] = [];
-    const take = (who: string, by: Redlock) =>
-      by.acquire('r', slow).then((lock) => {
-        order.push(who);
-        return lock;
-      });
     // As in the test above: this process knows Q as a contender, then ends a chain (R takes).
-    const q1 = await q.acquire('r');
-    const a = take('P:a', engine);
-    await parked(1);
-    await q1.release();
-    const lockA = await a;
-    await clock.advance(1);
-    const b = take('P:b', engine);
-    await parked(1);
-    const r = take('R', third);
-    await waitingInLine(third, 'r', 1);
-    await lockA.release();
-    const lockB = await b;
-    const c = take('P:c', engine);
-    await parked(1);
-    await lockB.release();
-    await (await r).release();
+    const { order, c } = await chainEndTakenByR(clock, { engine, parked }, q, third);
     await clock.advance(5);
 
     // Q's round takes the free keys too late and gives them back: announced, but not Q's turn.
