@@ -24,6 +24,7 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
         String(block.processes),
         row.label,
         int(medianOf(row, acq)),
+        `${medianOf(row, (t) => (t.acquisitionsPerSec * t.holdMeanMs) / 10).toFixed(0)} %`,
         int(medianOf(row, handoffs)),
         block.processes > 1 ? int(medianOf(row, (t) => t.crossProcessPerSec ?? 0)) : '',
         fixed(
@@ -63,6 +64,7 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
       'procs',
       'contender',
       'acq/s',
+      'key held',
       'hand-offs/s',
       'to other proc/s',
       'wait p50 ms',
@@ -75,10 +77,10 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
       'ours ÷ this hand-offs',
       'ours ÷ this acq',
     ],
-    align: 'rrlrrrrrrrrrrrr',
+    align: 'rrlrrrrrrrrrrrrr',
     rows,
     note:
-      'Medians over interleaved rounds (each contender one window per round, a fresh key per window); wait p50/p99 over every round’s calls together. hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). least share: the acquisitions of the least-served worker (and process) over the mean per worker (per process), 1.00 = even, median over rounds. attempts/acq: ours only, from its events. ' +
+      'Medians over interleaved rounds (each contender one window per round, a fresh key per window); wait p50/p99 over every round’s calls together. key held: acquisitions/s × the mean hold (acquired to release call), the share of the window the key was held; 100 % is the ceiling of any lock. hand-off: an acquisition by another worker than the previous holder. give-ups: calls that failed on their own (retry budget spent); abandoned: calls still waiting at the end of the drain that ignored the abort (node-redlock takes no signal) — the bench waits for them before the next turn, up to a bound; overlaps: holds that began before the previous hold ended (must be 0). least share: the acquisitions of the least-served worker (and process) over the mean per worker (per process), 1.00 = even, median over rounds. attempts/acq: ours only, from its events. ' +
       `Load during the rounds: ${blocks.map((x) => `${x.nodes}n/${x.processes}p ${loadRange(x.load)}`).join(', ')}.`,
   };
 }

@@ -3,7 +3,7 @@
  * is never a timed test: the machine is shared, so only same-run ratios mean anything.
  */
 import type { Family } from '../core/contenders.js';
-import type { Spread } from '../core/stats.js';
+import { pairedRatios, type Spread } from '../core/stats.js';
 import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyRow } from '../workloads/hot-key.js';
 import type { ThroughputBlock, Turn } from '../workloads/throughput.js';
@@ -16,6 +16,7 @@ import {
   pooledRatio,
   ratioOf,
   rowOf,
+  valuesOf,
 } from './ratios.js';
 import type { RunResult, TargetResult, TargetStatus } from './results.js';
 import { int } from './table.js';
@@ -185,7 +186,10 @@ function hotKeyTargets(run: RunResult, add: Add, out: TargetResult[]): void {
     ours && semaphore ? ratioOf(ours, semaphore, acq) : undefined,
     (m) => m >= 1.5,
     ours && semaphore
-      ? `${medianOf(ours, acq).toFixed(0)} vs ${medianOf(semaphore, acq).toFixed(0)}/s`
+      ? [
+          `${medianOf(ours, acq).toFixed(0)} vs ${medianOf(semaphore, acq).toFixed(0)}/s`,
+          holdCeiling(ours, semaphore, 1.5),
+        ].join('; ')
       : '',
   );
   const giveUps = ours ? ours.turns.reduce((sum, t) => sum + t.giveUps, 0) : undefined;
@@ -212,6 +216,28 @@ function hotKeyTargets(run: RunResult, add: Add, out: TargetResult[]): void {
             ? ` over every round’s calls (${int(ours.wait.count)} and ${int(fastest.wait.count)}); in brackets the per-round ratios`
             : '')
       : '',
+  );
+}
+
+/**
+ * The hot key's ceiling: holds can only follow one another, so no lock takes one key more
+ * than `1000 / mean hold ms` times a second, however short its hand-offs. Ours' own mean hold
+ * (the workers' ~1 ms sleep, as late as its timers fire under load), round by round, over the
+ * peer's acquisitions/s of the same round: where even that is below the target, no change to
+ * the library can reach it on this machine.
+ */
+function holdCeiling(ours: HotKeyRow, peer: HotKeyRow, target: number): string {
+  const ceiling = pairedRatios(
+    valuesOf(ours, (t) => 1_000 / t.holdMeanMs),
+    valuesOf(peer, (t) => t.acquisitionsPerSec),
+  );
+  if (ceiling.n === 0) return '';
+  const hold = medianOf(ours, (t) => t.holdMeanMs);
+  const busy = medianOf(ours, (t) => (t.acquisitionsPerSec * t.holdMeanMs) / 1_000);
+  const reach = ceiling.median < target ? ', below the target: out of reach for any lock' : '';
+  return (
+    `bound ${ceiling.median.toFixed(2)}× (holds back to back, no gap: 1000 / ours' mean hold ` +
+    `${hold.toFixed(3)} ms${reach}); ours held the key ${(busy * 100).toFixed(0)} % of the time`
   );
 }
 
