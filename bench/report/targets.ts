@@ -105,7 +105,8 @@ export function computeTargets(run: RunResult): TargetResult[] {
         ? `${pooledOr(ours, pooledP99, p99).toFixed(3)} vs ${pooledOr(limit, pooledP99, p99).toFixed(3)} ms` +
             (ours.latency && limit.latency
               ? ` over every round’s calls (${int(ours.latency.count)} and ${int(limit.latency.count)}); in brackets the per-round ratios`
-              : '')
+              : '') +
+            p99Bound(ourCommands, limit, pooledP99, p99)
         : '',
     );
   }
@@ -217,6 +218,19 @@ function hotKeyTargets(run: RunResult, add: Add, out: TargetResult[]): void {
             : '')
       : '',
   );
+}
+
+/** The loop sending our commands, as a p99 bound: its pooled p99 over the loop's. */
+function p99Bound<R extends ThroughputBlock['rows'][number]>(
+  bound: R | undefined,
+  limit: R,
+  pooled: (row: R) => number | undefined,
+  perTurn: (turn: Turn) => number,
+): string {
+  if (!bound) return '';
+  const ratio = pooledRatio(bound, limit, pooled, perTurn).median;
+  const reach = ratio > 1.2 ? ', above the target: out of reach for our commands' : '';
+  return `; bound ${ratio.toFixed(2)}× (the loop sending our commands: p99 ${pooledOr(bound, pooled, perTurn).toFixed(3)} ms${reach})`;
 }
 
 /**
