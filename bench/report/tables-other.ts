@@ -2,7 +2,7 @@
 import { loadRange } from '../core/rounds.js';
 import { median } from '../core/stats.js';
 import type { Audit } from '../core/key-audit.js';
-import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
+import { heldShare, type HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyBlock } from '../workloads/hot-key.js';
 import type { Route } from '../workloads/http.js';
 import { medianOf, pooledOr, ratioOf, rowOf, shortRatio } from './ratios.js';
@@ -24,7 +24,7 @@ export function hotKeyTable(blocks: readonly HotKeyBlock[], holdMs: number): Tab
         String(block.processes),
         row.label,
         int(medianOf(row, acq)),
-        `${medianOf(row, (t) => (t.acquisitionsPerSec * t.holdMeanMs) / 10).toFixed(0)} %`,
+        `${(medianOf(row, heldShare) * 100).toFixed(0)} %`,
         int(medianOf(row, handoffs)),
         block.processes > 1 ? int(medianOf(row, (t) => t.crossProcessPerSec ?? 0)) : '',
         fixed(

@@ -4,7 +4,7 @@
  */
 import type { Family } from '../core/contenders.js';
 import { pairedRatios, type Spread } from '../core/stats.js';
-import type { HotKeyTurn } from '../workloads/hot-key-analysis.js';
+import { heldShare, type HotKeyTurn } from '../workloads/hot-key-analysis.js';
 import type { HotKeyRow } from '../workloads/hot-key.js';
 import type { ThroughputBlock, Turn } from '../workloads/throughput.js';
 import {
@@ -247,7 +247,7 @@ function holdCeiling(ours: HotKeyRow, peer: HotKeyRow, target: number): string {
   );
   if (ceiling.n === 0) return '';
   const hold = medianOf(ours, (t) => t.holdMeanMs);
-  const busy = medianOf(ours, (t) => (t.acquisitionsPerSec * t.holdMeanMs) / 1_000);
+  const busy = medianOf(ours, heldShare);
   const reach = ceiling.median < target ? ', below the target: out of reach for any lock' : '';
   return (
     `bound ${ceiling.median.toFixed(2)}× (holds back to back, no gap: 1000 / ours' mean hold ` +

@@ -140,6 +140,14 @@ export function analyseTurn(
   };
 }
 
+/**
+ * The share of the window the key was held (acquisitions/s × mean hold): 1 is the ceiling of
+ * any lock, holds back to back.
+ */
+export function heldShare(turn: HotKeyTurn): number {
+  return (turn.acquisitionsPerSec * turn.holdMeanMs) / 1_000;
+}
+
 /** The smallest count over the mean count (1 = even); undefined when nothing was counted. */
 function leastShare(counts: readonly number[]): number | undefined {
   const total = counts.reduce((sum, n) => sum + n, 0);
