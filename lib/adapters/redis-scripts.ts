@@ -127,9 +127,9 @@ return 'ok'
  * the channel ARGV[2 + i], the message being ARGV[1] past its first 22 characters when a dot
  * follows them, as in the engine's owner values (the public holder suffix, see
  * `RELEASE_MESSAGE_FROM`; never the secret part), else empty, and empty too when
- * ARGV[3 + #KEYS] is present (an engine's undo); keys holding another value are left alone. Returns 'ok' when every
- * key was ours, else 'taken' if any holds another value, else 'expired'. Kept to GET, DEL and
- * PUBLISH per key: this is half of every lock's Redis time.
+ * ARGV[3 + #KEYS] is present (an engine's undo); keys holding another value are left alone.
+ * Returns 'ok' when every key was ours, else 'taken' if any holds another value, else
+ * 'expired'. Kept to GET, DEL and PUBLISH per key: this is half of every lock's Redis time.
  */
 export const RELEASE = redisScript(
   'release',

@@ -180,6 +180,13 @@ describe('in-process hand-off (memory nodes)', () => {
     await (await r).release();
     return { order, c };
   };
+  /** Q takes its turn on the keys; then C, the caller of this process that held back, goes. */
+  const qTurnThenC = async (clock: ManualClock, q: Redlock, c: Promise<Lock>) => {
+    const q2 = await q.acquire('r', { wait: 0 });
+    await q2.release(); // Q's turn: now C goes
+    await clock.advance(1);
+    await (await c).release();
+  };
 
   it('hands a released lock to the waiting caller of the same process: new owner value, keys never freed', async () => {
     const { calls, engine, events, parked } = setup(3);
@@ -369,10 +376,7 @@ describe('in-process hand-off (memory nodes)', () => {
     // has not had the keys since this process's chain ended, so C still leaves them to it.
     await clock.advance(5);
     expect(order).toEqual(['P:a', 'P:b', 'R']);
-    const q2 = await other.acquire('r', { wait: 0 });
-    await q2.release(); // Q's turn: now C goes
-    await clock.advance(1);
-    await (await c).release();
+    await qTurnThenC(clock, other, c);
     expect(order).toEqual(['P:a', 'P:b', 'R', 'P:c']);
   });
 
@@ -412,10 +416,7 @@ describe('in-process hand-off (memory nodes)', () => {
     late = false;
     await clock.advance(1);
     expect(order).toEqual(['P:a', 'P:b', 'R']);
-    const q2 = await q.acquire('r', { wait: 0 });
-    await q2.release(); // Q's turn: now C goes
-    await clock.advance(1);
-    await (await c).release();
+    await qTurnThenC(clock, q, c);
     expect(order).toEqual(['P:a', 'P:b', 'R', 'P:c']);
   });
 
