@@ -109,10 +109,12 @@ export class ReleaseChannels {
     channel.idleSince = performance.now();
     channel.transport = transport;
     this.idle.set(name, channel);
-    if (!this.sweeper) {
-      this.sweeper = setTimeout(() => this.sweep(), CHANNEL_LINGER_MS);
-      this.sweeper.unref?.();
-    }
+    if (!this.sweeper) this.armSweep();
+  }
+
+  private armSweep(): void {
+    this.sweeper = setTimeout(() => this.sweep(), CHANNEL_LINGER_MS);
+    this.sweeper.unref?.();
   }
 
   /** Unsubscribes the channels idle for the linger; comes back while any still lingers. */
@@ -130,9 +132,6 @@ export class ReleaseChannels {
         .unsubscribe(name)
         .catch(() => undefined);
     }
-    if (this.idle.size > 0) {
-      this.sweeper = setTimeout(() => this.sweep(), CHANNEL_LINGER_MS);
-      this.sweeper.unref?.();
-    }
+    if (this.idle.size > 0) this.armSweep();
   }
 }

@@ -145,6 +145,17 @@ describe('in-process hand-off (memory nodes)', () => {
 
   const slow = { wait: 10_000, retryDelay: 60_000, retryJitter: 0 } as const;
 
+  /** `take(who, by)` acquires 'r' through `by`, waiting; `order` lists who got it, in turn. */
+  const arrivals = () => {
+    const order: string[] = [];
+    const take = (who: string, by: Redlock) =>
+      by.acquire('r', slow).then((lock) => {
+        order.push(who);
+        return lock;
+      });
+    return { order, take };
+  };
+
   /**
    * This process (P, `engine`) learns of Q as a contender (Q's release wakes P's caller A), then
    * ends a chain of one hand-off (A to B) whose freed keys R (`third`) takes and releases.
@@ -156,12 +167,7 @@ describe('in-process hand-off (memory nodes)', () => {
     q: Redlock,
     third: Redlock,
   ) => {
-    const order: string[] = [];
-    const take = (who: string, by: Redlock) =>
-      by.acquire('r', slow).then((lock) => {
-        order.push(who);
-        return lock;
-      });
+    const { order, take } = arrivals();
     const q1 = await q.acquire('r');
     const a = take('P:a', engine);
     await parked(1);
@@ -334,12 +340,7 @@ describe('in-process hand-off (memory nodes)', () => {
   it('lets a waiter of another process go first when a chain ends at its bound', async () => {
     const clock = new ManualClock();
     const { engine, other, parked } = setup(1, { clock, handOff: { max: 1, window: '1m' } });
-    const order: string[] = [];
-    const take = (who: string, by: Redlock) =>
-      by.acquire('r', slow).then((lock) => {
-        order.push(who);
-        return lock;
-      });
+    const { order, take } = arrivals();
     // This process learns that another one wants the keys: it finds them held by it.
     const first = await other.acquire('r');
     const waiting = engine.acquire('r', slow);
