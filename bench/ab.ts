@@ -8,7 +8,8 @@
  * turns in one process, paired by round, compare like with like.
  *
  * Per contender: ops/s, client CPU (`process.cpuUsage`), Redis main-thread CPU, p99, and GC
- * pauses, all per operation, medians over rounds; then the paired ratios new ÷ base,
+ * pauses, all per operation, medians over rounds, and the CPU the hypervisor took during its
+ * turns (median and worst: a contender whose turns were robbed more has a suspect ratio); then the paired ratios new ÷ base,
  * new ÷ loop and base ÷ loop with their min–max. Uncontended acquire + release on a new key
  * per call through `Redlock` (the engine without Nest: the Nest layer is the same for both).
  *
@@ -52,6 +53,7 @@ import { startRedisFleet } from '../test/support/redis-fleet.js';
 import { createLimit } from './contenders/limit.js';
 import { compactOf } from './core/compact-client.js';
 import { createContender } from './core/contenders.js';
+import { cpuTimes, stealPercent } from './core/cpu-steal.js';
 import { roundOrder } from './core/rounds.js';
 import { RedisAdmin } from './core/redis-tools.js';
 import { pairedRatios, percentile, spread, type Spread } from './core/stats.js';
@@ -270,6 +272,13 @@ function buildBase(commit: string): { entry: string; remove: () => void } {
   return { entry: pathToFileURL(join(dir, 'dist/lib/index.js')).href, remove };
 }
 
+/** A contender's median CPU stolen per turn and its worst turn: `3.1 (21.4)`. */
+function stealOf(turns: readonly Turn[]): string {
+  const known = turns.map((t) => t.steal).filter((v): v is number => v !== undefined);
+  if (known.length === 0) return '–';
+  return `${spread(known).median.toFixed(1)} (${Math.max(...known).toFixed(1)})`;
+}
+
 interface Turn {
   readonly ops: number;
   readonly cpuUs: number;
@@ -277,6 +286,8 @@ interface Turn {
   readonly redisUs: number;
   readonly p99: number;
   readonly gcMs: number;
+  /** Percent of the CPU the hypervisor gave to other guests during the turn (Linux). */
+  readonly steal: number | undefined;
 }
 
 async function main(): Promise<void> {
@@ -341,6 +352,7 @@ async function main(): Promise<void> {
       const redisBefore = (await admin?.stats(args.nodes))?.mainThreadCpuUs ?? 0;
       const gcBefore = gcMs;
       const cpuBefore = process.cpuUsage();
+      const times = cpuTimes();
       const began = performance.now();
       const lane = async (): Promise<void> => {
         while (started < ops) {
@@ -353,6 +365,7 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: args.inFlight }, lane));
       const elapsed = performance.now() - began;
       const cpu = process.cpuUsage(cpuBefore);
+      const steal = stealPercent(times);
       // GC entries arrive on a later turn of the loop.
       await new Promise((resolve) => setImmediate(resolve));
       const redisAfter = (await admin?.stats(args.nodes))?.mainThreadCpuUs ?? 0;
@@ -364,10 +377,12 @@ async function main(): Promise<void> {
         redisUs: (redisAfter - redisBefore) / ops,
         p99: percentile(latencies, 99),
         gcMs: ((gcMs - gcBefore) / ops) * 1_000,
+        steal,
       };
     };
 
     for (const contestant of contestants) await turn(contestant, Math.min(args.ops, 1_000));
+    const runTimes = cpuTimes();
     const turns = new Map<string, Turn[]>(contestants.map((c) => [c.label, []]));
     for (let round = 0; round < args.rounds; round += 1) {
       for (const contestant of roundOrder(contestants)) {
@@ -376,16 +391,18 @@ async function main(): Promise<void> {
     }
 
     const load = (await import('node:os')).loadavg()[0]!.toFixed(2);
+    const stolen = stealPercent(runTimes);
     console.log(
       `A/B ${args.base} (base) vs this checkout (new)${fleet ? ' vs the loop' : ''}: ` +
         `${args.nodes} ${fleet ? 'node(s)' : 'instant node(s)'}, ` +
         `${args.inFlight} in flight, ${args.rounds} rounds of ${args.ops} locks, load ${load}` +
+        (stolen === undefined ? '' : `, CPU stolen ${stolen.toFixed(1)} %`) +
         (args.hooks ? ', AsyncLocalStorage promise hooks on' : ''),
     );
     const med = (label: string, pick: (t: Turn) => number): string =>
       spread(turns.get(label)!.map(pick)).median.toFixed(1);
     console.log(
-      '                ops/s  client µs/op  of it user  Redis µs/op   p99 ms  GC ms/1k ops',
+      '                ops/s  client µs/op  of it user  Redis µs/op   p99 ms  GC ms/1k ops  stolen % (max)',
     );
     for (const { label } of contestants) {
       console.log(
@@ -396,7 +413,7 @@ async function main(): Promise<void> {
           )
             .median.toFixed(2)
             .padStart(8)}` +
-          ` ${med(label, (t) => t.gcMs).padStart(13)}`,
+          ` ${med(label, (t) => t.gcMs).padStart(13)}  ${stealOf(turns.get(label)!).padStart(14)}`,
       );
     }
     const show = (name: string, ratio: Spread): string =>

@@ -11,6 +11,7 @@ import { type RedisFleet, startRedisFleet } from '../test/support/redis-fleet.js
 import { messageOf } from './core/clock.js';
 import { type CliOptions, parseCli } from './core/config.js';
 import { contendersFor } from './core/contenders.js';
+import { cpuTimes, stealPercent } from './core/cpu-steal.js';
 import { killAllChildren } from './core/processes.js';
 import { RedisAdmin } from './core/redis-tools.js';
 import { type ProfileOutcome, profileRun } from './profile.js';
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
   let fleet: RedisFleet | undefined;
   let admin: RedisAdmin | undefined;
   try {
+    const runTimes = cpuTimes();
     fleet = await startRedisFleet({ nodes: config.fleetSize });
     admin = new RedisAdmin(fleet.urls);
     const run: RunResult = {
@@ -119,6 +121,7 @@ async function main(): Promise<number> {
     }
     run.durationMs = performance.now() - started;
     run.machine.loadAvgAtEnd = os.loadavg();
+    run.machine.stealPercent = stealPercent(runTimes);
     process.stdout.write(`${renderText(buildTables(run))}\n`);
     process.stdout.write(`\nRun took ${(run.durationMs / 1_000).toFixed(1)} s.\n`);
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -158,8 +161,9 @@ async function runWorkloads(
   const phase = async (name: string, work: () => Promise<void>): Promise<void> => {
     log(`[${((performance.now() - started) / 1_000).toFixed(0)} s] ${name}`);
     const start = os.loadavg()[0]!;
+    const times = cpuTimes();
     await work();
-    run.phases.push({ phase: name, start, end: os.loadavg()[0]! });
+    run.phases.push({ phase: name, start, end: os.loadavg()[0]!, steal: stealPercent(times) });
   };
   if (only.includes('uncontended')) {
     for (const nodes of config.uncontended.nodes) {

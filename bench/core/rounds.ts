@@ -11,6 +11,7 @@
  * loop, the heaviest allocator of the uncontended workload).
  */
 import os from 'node:os';
+import { cpuTimes, stealPercent, stealRange } from './cpu-steal.js';
 
 export interface LoadSample {
   /** 1-minute load average when the round started. */
@@ -19,12 +20,14 @@ export interface LoadSample {
   readonly end: number;
   /** The order the contenders took their turns in (absent in results recorded before it). */
   readonly order?: readonly string[];
+  /** Percent of the CPU the hypervisor gave to other guests during the round (Linux). */
+  readonly steal?: number;
 }
 
 export interface Interleaved<T> {
   /** Per contender id, the turn results in round order. */
   readonly turns: Map<string, T[]>;
-  /** Per round: os.loadavg()[0] (cheap, shows which rounds ran on a busy machine), turn order. */
+  /** Per round: os.loadavg()[0] (cheap, shows which rounds ran on a busy machine), CPU stolen, turn order. */
   readonly load: LoadSample[];
 }
 
@@ -37,9 +40,10 @@ export async function interleave<T>(
   const load: LoadSample[] = [];
   for (let round = 0; round < rounds; round += 1) {
     const start = os.loadavg()[0]!;
+    const times = cpuTimes();
     const order = roundOrder(ids);
     for (const id of order) turns.get(id)!.push(await turn(id, round));
-    load.push({ start, end: os.loadavg()[0]!, order });
+    load.push({ start, end: os.loadavg()[0]!, order, steal: stealPercent(times) });
   }
   return { turns, load };
 }
@@ -54,9 +58,13 @@ export function roundOrder<T>(ids: readonly T[]): T[] {
   return order;
 }
 
-/** Compact text for a load series: `1.9–3.4`. */
+/** Compact text for a load series: `1.9–3.4`, then the CPU stolen per round when read. */
 export function loadRange(load: readonly LoadSample[]): string {
   if (load.length === 0) return '–';
   const all = load.flatMap((l) => [l.start, l.end]);
-  return `${Math.min(...all).toFixed(1)}–${Math.max(...all).toFixed(1)}`;
+  const steal = stealRange(load.map((l) => l.steal));
+  return (
+    `${Math.min(...all).toFixed(1)}–${Math.max(...all).toFixed(1)}` +
+    (steal === '–' ? '' : ` (CPU stolen ${steal})`)
+  );
 }

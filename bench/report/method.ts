@@ -46,7 +46,12 @@ export function methodSection(run: RunResult): string[] {
     '',
     `- CPU: ${m.cpus} × ${m.cpuModel}${m.cpuMHz ? ` (${m.cpuMHz} MHz)` : ''}; memory ${m.totalMemGiB.toFixed(1)} GiB; ${m.platform} ${m.release} (${m.arch})`,
     `- Load average (1/5/15 min) at the start ${m.loadAvgAtStart.map((l) => l.toFixed(2)).join(' / ')}` +
-      (m.loadAvgAtEnd ? `, at the end ${m.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' / ')}` : ''),
+      (m.loadAvgAtEnd
+        ? `, at the end ${m.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' / ')}`
+        : '') +
+      (m.stealPercent === undefined
+        ? ''
+        : `; CPU stolen by the hypervisor over the run ${m.stealPercent.toFixed(1)} % (per phase and per round in the tables)`),
     '- The Redis servers, the bench and its children share these cores over loopback.',
     '',
     '## Versions',

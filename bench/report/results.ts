@@ -19,6 +19,8 @@ export interface Machine {
   readonly arch: string;
   readonly loadAvgAtStart: readonly number[];
   loadAvgAtEnd?: readonly number[];
+  /** Percent of the CPU the hypervisor gave to other guests over the whole run (Linux). */
+  stealPercent?: number;
 }
 
 export interface Versions {
@@ -47,6 +49,8 @@ export interface PhaseLoad {
   readonly phase: string;
   readonly start: number;
   readonly end: number;
+  /** Percent of the CPU the hypervisor gave to other guests during the phase (Linux). */
+  readonly steal?: number;
 }
 
 export interface RunResult {

@@ -57,10 +57,15 @@ export function buildTables(run: RunResult): Table[] {
   tables.push(auditTable(allAudits(run)));
   tables.push({
     title: 'Machine load (1-minute load average) by phase',
-    headers: ['phase', 'at start', 'at end'],
-    align: 'lrr',
-    rows: run.phases.map((p) => [p.phase, p.start.toFixed(2), p.end.toFixed(2)]),
-    note: `${run.machine.cpus} CPUs. Above ${run.machine.cpus}, other work shared the machine: ratios within a round stay comparable, absolute numbers move.`,
+    headers: ['phase', 'at start', 'at end', 'CPU stolen'],
+    align: 'lrrr',
+    rows: run.phases.map((p) => [
+      p.phase,
+      p.start.toFixed(2),
+      p.end.toFixed(2),
+      p.steal === undefined ? '–' : `${p.steal.toFixed(1)} %`,
+    ]),
+    note: `${run.machine.cpus} CPUs. Above ${run.machine.cpus}, other work shared the machine: ratios within a round stay comparable, absolute numbers move. CPU stolen: the share of the CPU the hypervisor gave to other guests (\`/proc/stat\` steal), which the load average does not count; a phase with much of it ran on a slower and less steady machine.`,
   });
   tables.push(targetsTable(run));
   return tables;
