@@ -9,9 +9,10 @@
  *
  * Per contender: ops/s, client CPU (`process.cpuUsage`), Redis main-thread CPU, p99, and GC
  * pauses, all per operation, medians over rounds, and the CPU the hypervisor took during its
- * turns (median and worst: a contender whose turns were robbed more has a suspect ratio); then the paired ratios new ÷ base,
- * new ÷ loop and base ÷ loop with their min–max. Uncontended acquire + release on a new key
- * per call through `Redlock` (the engine without Nest: the Nest layer is the same for both).
+ * turns (median and worst: a contender whose turns were robbed more has a suspect ratio); then
+ * the paired ratios new ÷ base, new ÷ loop and base ÷ loop with their min–max. Uncontended
+ * acquire + release on a new key per call through `Redlock` (the engine without Nest: the Nest
+ * layer is the same for both).
  *
  * `--hooks`: turns on `AsyncLocalStorage`'s promise hooks first, as the first `using` or
  * `@WithLock` call does in an application (and nestjs-cls or OpenTelemetry's context manager

@@ -38,9 +38,10 @@ export function stealPercent(
   return (100 * (to.steal - from.steal)) / (to.total - from.total);
 }
 
-/** Compact text for a series of steal percentages: `0–21 %`, or `–` when none was read. */
+/** Compact text for a series of steal percentages: `0–21 %`, `14 %`, or `–` when none was read. */
 export function stealRange(values: readonly (number | undefined)[]): string {
   const known = values.filter((v): v is number => v !== undefined);
   if (known.length === 0) return '–';
-  return `${Math.min(...known).toFixed(0)}–${Math.max(...known).toFixed(0)} %`;
+  const [low, high] = [Math.min(...known).toFixed(0), Math.max(...known).toFixed(0)];
+  return low === high ? `${low} %` : `${low}–${high} %`;
 }

@@ -27,7 +27,10 @@ export interface LoadSample {
 export interface Interleaved<T> {
   /** Per contender id, the turn results in round order. */
   readonly turns: Map<string, T[]>;
-  /** Per round: os.loadavg()[0] (cheap, shows which rounds ran on a busy machine), CPU stolen, turn order. */
+  /**
+   * Per round: os.loadavg()[0] (cheap, shows which rounds ran on a busy machine), the CPU
+   * stolen, the turn order.
+   */
   readonly load: LoadSample[];
 }
 
